@@ -1,0 +1,50 @@
+# samplesort — the two set-up commands are `make demo` and `make test`.
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+DATA    ?= work-data
+STAMP   := $(VENV)/.installed
+
+.PHONY: install demo test lint bench corpus model evaluate clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## demo: install, generate a small drum library, classify it with the bundled model
+demo: $(STAMP)
+	$(BIN)/python -m fixtures.synth demo-library
+	$(BIN)/samplesort classify demo-library
+
+## test: the offline test suite (seconds)
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check samplesort tests fixtures bench
+	$(BIN)/ruff format --check samplesort tests fixtures bench
+
+## packages: the Debian packages that hold the real drum samples
+packages:
+	@if [ ! -f /usr/share/hydrogen/data/drumkits/GMRockKit/drumkit.xml ] || [ ! -d /usr/share/lmms/samples/drums ]; then \
+	  apt-get update -qq && apt-get install -y -qq hydrogen-drumkits hydrogen-data lmms-common; fi
+
+## corpus: labeled trees built from the packages
+corpus: $(STAMP) packages
+	$(BIN)/samplesort corpus hydrogen /usr/share/hydrogen/data/drumkits $(DATA)/corpus
+	$(BIN)/samplesort corpus lmms /usr/share/lmms/samples $(DATA)/corpus
+
+## model: rebuild the bundled default model, reproducibly
+model: corpus
+	$(BIN)/samplesort train $(DATA)/corpus --out samplesort/models/default.npz
+
+## bench: quality (leave-one-kit-out) and speed figures
+bench: corpus
+	$(BIN)/python -m bench.run $(DATA)/corpus
+
+clean:
+	rm -rf $(DATA) demo-library build dist *.egg-info
