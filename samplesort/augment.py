@@ -1,0 +1,79 @@
+"""Pure training-audio augmentation: realistic variants of a one-shot, from a seeded RNG.
+
+Sample packs differ in tuning, EQ, tail length, room and noise floor; each variant applies one
+or two of those changes so the classifier learns the drum, not the pack. (Gain alone is a
+no-op: features are computed on the peak-normalised signal.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def pitch_shift(x: np.ndarray, sr_hz: int, semitones: float) -> np.ndarray:
+    """Tape-style retune: resample so the clip plays `semitones` higher (and shorter)."""
+    import soxr
+
+    ratio = 2.0 ** (semitones / 12.0)
+    return soxr.resample(x, sr_hz * ratio, sr_hz, quality="MQ").astype(np.float32)
+
+
+def filtered(x: np.ndarray, sr_hz: int, *, kind: str, cutoff_hz: float) -> np.ndarray:
+    from scipy.signal import butter, sosfilt
+
+    sos = butter(2, cutoff_hz, btype=kind, fs=sr_hz, output="sos")
+    return sosfilt(sos, x).astype(np.float32)
+
+
+def truncated(x: np.ndarray, sr_hz: int, *, keep_s: float, fade_s: float = 0.01) -> np.ndarray:
+    n = min(x.size, max(int(keep_s * sr_hz), 16))
+    y = x[:n].copy()
+    nf = min(n, max(1, int(fade_s * sr_hz)))
+    y[-nf:] *= np.linspace(1.0, 0.0, nf, dtype=np.float32)
+    return y
+
+
+def with_room(
+    x: np.ndarray, sr_hz: int, *, rt60_s: float, wet: float, rng: np.random.Generator
+) -> np.ndarray:
+    from scipy.signal import fftconvolve
+
+    n = int(rt60_s * sr_hz)
+    t = np.arange(n) / sr_hz
+    ir = rng.standard_normal(n) * 10 ** (-3.0 * t / rt60_s)
+    ir /= np.sqrt(np.sum(ir**2)) + 1e-12
+    rev = fftconvolve(x, ir)[: x.size + n // 2]
+    dry = np.pad(x, (0, rev.size - x.size))
+    return ((1 - wet) * dry + wet * rev).astype(np.float32)
+
+
+def with_noise(x: np.ndarray, *, level_db: float, rng: np.random.Generator) -> np.ndarray:
+    peak = float(np.max(np.abs(x))) or 1.0
+    return x + rng.standard_normal(x.size).astype(np.float32) * peak * 10 ** (level_db / 20)
+
+
+def variant(x: np.ndarray, sr_hz: int, rng: np.random.Generator) -> np.ndarray:
+    """One random realistic variant of `x` (one or two transforms)."""
+    y = x
+    ops = rng.choice(5, size=int(rng.integers(1, 3)), replace=False)
+    for op in ops:
+        if op == 0:
+            y = pitch_shift(y, sr_hz, float(rng.uniform(-3.0, 3.0)))
+        elif op == 1:
+            if rng.random() < 0.5:
+                y = filtered(y, sr_hz, kind="lowpass", cutoff_hz=float(rng.uniform(3000, 12000)))
+            else:
+                y = filtered(y, sr_hz, kind="highpass", cutoff_hz=float(rng.uniform(30, 250)))
+        elif op == 2:
+            y = truncated(y, sr_hz, keep_s=float(rng.uniform(0.3, 1.0)) * y.size / sr_hz)
+        elif op == 3:
+            y = with_room(
+                y,
+                sr_hz,
+                rt60_s=float(rng.uniform(0.2, 0.9)),
+                wet=float(rng.uniform(0.05, 0.3)),
+                rng=rng,
+            )
+        else:
+            y = with_noise(y, level_db=float(rng.uniform(-70, -45)), rng=rng)
+    return y

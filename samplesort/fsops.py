@@ -1,0 +1,35 @@
+"""The only module that creates, links or moves paths. It never overwrites: a taken name gets
+a numbered suffix (`name (2).wav`)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+
+def unique_path(path: Path) -> Path:
+    """`path` if free, else the first free `stem (n)suffix` beside it."""
+    if not os.path.lexists(path):
+        return path
+    n = 2
+    while True:
+        candidate = path.with_name(f"{path.stem} ({n}){path.suffix}")
+        if not os.path.lexists(candidate):
+            return candidate
+        n += 1
+
+
+def place(src: Path, dest: Path, *, mode: str = "symlink") -> Path:
+    """Put `src` at `dest` (or a unique name beside it) as a symlink or a copy; return where."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    target = unique_path(dest)
+    if mode == "symlink":
+        os.symlink(os.path.abspath(src), target)
+    elif mode == "copy":
+        tmp = target.with_name(f".{target.name}.part")
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, target) if not os.path.lexists(target) else None
+    else:
+        raise ValueError(f"unknown placement mode {mode!r}")
+    return target

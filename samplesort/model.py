@@ -1,0 +1,185 @@
+"""A model bundle: per-class tree ensembles + labels + thresholds + feature schema + metadata.
+
+Training uses scikit-learn (see `training.py`); the fitted trees are then exported to plain
+arrays and saved as an `.npz` file loaded with `allow_pickle=False`. So:
+
+* loading a model never runs code from the file (pickle/joblib would), and
+* the bundled model loads the same under any scikit-learn / numpy version — prediction walks
+  the exported trees with numpy and matches `predict_proba` exactly (tested).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ModelError, SchemaMismatch
+from .features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
+
+MODEL_FORMAT = "samplesort-trees"
+MODEL_FORMAT_VERSION = 1
+_ARRAYS = ("feature", "threshold", "left", "right", "value", "roots", "tree_class")
+
+
+@dataclass(frozen=True)
+class TreeArrays:
+    """Every tree of every per-class ensemble, concatenated.
+
+    Node arrays: `feature` (-1 at leaves), `threshold` (go left when x <= threshold), `left`,
+    `right` (absolute node indices), `value` (P(class) at the node). Per tree: `roots` (index of
+    its root node) and `tree_class` (which label it votes for).
+    """
+
+    feature: np.ndarray
+    threshold: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    value: np.ndarray
+    roots: np.ndarray
+    tree_class: np.ndarray
+
+    def predict_proba(self, X: np.ndarray, n_classes: int) -> np.ndarray:
+        """Per-class probability, shape (n_samples, n_classes): the mean of that class's trees."""
+        X = np.asarray(X, dtype=np.float32).astype(np.float64)
+        n = X.shape[0]
+        nodes = np.broadcast_to(self.roots, (n, self.roots.size)).copy()
+        rows = np.arange(n)[:, None]
+        while True:
+            feat = self.feature[nodes]
+            inner = feat >= 0
+            if not inner.any():
+                break
+            go_left = X[rows, np.where(inner, feat, 0)] <= self.threshold[nodes]
+            nxt = np.where(go_left, self.left[nodes], self.right[nodes])
+            nodes = np.where(inner, nxt, nodes)
+        leaf_p = self.value[nodes]  # (n, trees)
+        counts = np.bincount(self.tree_class, minlength=n_classes).astype(np.float64)
+        sums = np.zeros((n, n_classes))
+        for c in range(n_classes):
+            sums[:, c] = leaf_p[:, self.tree_class == c].sum(axis=1)
+        return sums / np.maximum(counts, 1.0)
+
+    @classmethod
+    def from_estimators(cls, estimators: list[Any]) -> TreeArrays:
+        """Export fitted per-class binary sklearn trees/forests (one estimator per class)."""
+        parts: dict[str, list[np.ndarray]] = {k: [] for k in _ARRAYS}
+        offset = 0
+        for c, est in enumerate(estimators):
+            trees = getattr(est, "estimators_", [est])
+            pos = list(est.classes_).index(1) if 1 in list(est.classes_) else None
+            for tree in trees:
+                t = tree.tree_
+                leaf = t.children_left < 0
+                parts["feature"].append(np.where(leaf, -1, t.feature).astype(np.int32))
+                parts["threshold"].append(t.threshold.astype(np.float64))
+                parts["left"].append(np.where(leaf, -1, t.children_left + offset).astype(np.int32))
+                parts["right"].append(
+                    np.where(leaf, -1, t.children_right + offset).astype(np.int32)
+                )
+                v = t.value[:, 0, :]
+                p = v[:, pos] / np.maximum(v.sum(axis=1), 1e-12) if pos is not None else 0 * v[:, 0]
+                parts["value"].append(p.astype(np.float64))
+                parts["roots"].append(np.array([offset], dtype=np.int32))
+                parts["tree_class"].append(np.array([c], dtype=np.int32))
+                offset += t.node_count
+        return cls(**{k: np.concatenate(v) for k, v in parts.items()})
+
+
+@dataclass(frozen=True)
+class ModelBundle:
+    labels: tuple[str, ...]
+    thresholds: np.ndarray
+    trees: TreeArrays
+    feature_names: tuple[str, ...] = FEATURE_NAMES
+    schema_version: int = FEATURE_SCHEMA_VERSION
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def model_id(self) -> str:
+        return str(self.meta.get("model_id", "unnamed"))
+
+    def scores(self, X: np.ndarray, *, schema_version: int = FEATURE_SCHEMA_VERSION) -> np.ndarray:
+        """One-vs-rest scores (n_samples, n_labels) for feature rows of `schema_version`."""
+        if schema_version != self.schema_version:
+            raise SchemaMismatch(
+                f"features use schema {schema_version} but the model expects schema "
+                f"{self.schema_version}; re-extract or retrain"
+            )
+        X = np.atleast_2d(X)
+        if X.shape[1] != len(self.feature_names):
+            raise SchemaMismatch(
+                f"got {X.shape[1]} features, the model expects {len(self.feature_names)}"
+            )
+        return self.trees.predict_proba(X, len(self.labels))
+
+    def save(self, path: Path) -> None:
+        path = Path(path)
+        meta = dict(self.meta)
+        meta.update(
+            format=MODEL_FORMAT,
+            format_version=MODEL_FORMAT_VERSION,
+            labels=list(self.labels),
+            thresholds=[float(t) for t in self.thresholds],
+            feature_names=list(self.feature_names),
+            schema_version=self.schema_version,
+        )
+        blob = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)
+        arrays = {k: getattr(self.trees, k) for k in _ARRAYS}
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, meta_json=blob, **arrays)
+        tmp.replace(path)
+
+
+def load(path: Path) -> ModelBundle:
+    """Load a model saved by `ModelBundle.save`; never unpickles anything."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(bytes(data["meta_json"]).decode())
+            arrays = {k: data[k] for k in _ARRAYS}
+    except FileNotFoundError as exc:
+        raise ModelError(f"{path}: model file not found") from exc
+    except (ValueError, KeyError, OSError, json.JSONDecodeError) as exc:
+        raise ModelError(
+            f"{path}: not a samplesort model (expected an .npz written by `samplesort train`; "
+            f"pickle/joblib files are refused because loading them runs code)"
+        ) from exc
+    if meta.get("format") != MODEL_FORMAT or meta.get("format_version") != MODEL_FORMAT_VERSION:
+        raise ModelError(
+            f"{path}: model format {meta.get('format')} v{meta.get('format_version')} is not "
+            f"readable by this samplesort (needs {MODEL_FORMAT} v{MODEL_FORMAT_VERSION})"
+        )
+    if (
+        meta.get("schema_version") != FEATURE_SCHEMA_VERSION
+        or tuple(meta.get("feature_names", ())) != FEATURE_NAMES
+    ):
+        raise SchemaMismatch(
+            f"{path}: model was trained on feature schema {meta.get('schema_version')}, this "
+            f"samplesort computes schema {FEATURE_SCHEMA_VERSION}; "
+            "retrain it with `samplesort train`"
+        )
+    return ModelBundle(
+        labels=tuple(meta["labels"]),
+        thresholds=np.asarray(meta["thresholds"], dtype=np.float64),
+        trees=TreeArrays(**arrays),
+        feature_names=tuple(meta["feature_names"]),
+        schema_version=int(meta["schema_version"]),
+        meta=meta,
+    )
+
+
+def default_model_path() -> Path:
+    return Path(str(resources.files("samplesort") / "models" / "default.npz"))
+
+
+def load_default() -> ModelBundle:
+    path = default_model_path()
+    if not path.exists():
+        raise ModelError(f"{path}: the bundled default model is missing; run `make model`")
+    return load(path)
