@@ -6,6 +6,7 @@ Every failure is an `AudioError` whose message names the file and the reason in 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,8 @@ AUDIO_EXTENSIONS = frozenset(
 )
 # Anything quieter than this (peak, dBFS) is treated as digital silence.
 SILENCE_PEAK_DBFS = -90.0
+# libsndfile reports a WAV whose data chunk is shorter than its header says in `extra_info`.
+_SHORT_DATA = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.M)
 
 
 def is_audio_path(path: Path) -> bool:
@@ -53,6 +56,12 @@ def decode(path: Path, *, max_s: float = MAX_ANALYSIS_S, sr_hz: int = ANALYSIS_S
             channels = int(f.channels)
             total_frames = int(f.frames)
             fmt = str(f.format)
+            short = _SHORT_DATA.search(f.extra_info)
+            if short and int(short.group(2)) < int(short.group(1)) != 0xFFFFFFFF:
+                raise AudioError(
+                    f"{path}: truncated (header declares {short.group(1)} data bytes, "
+                    f"file holds {short.group(2)})"
+                )
             n = min(total_frames, int(round(max_s * source_sr))) if total_frames > 0 else -1
             data = f.read(frames=n, dtype="float32", always_2d=True)
     except AudioError:

@@ -11,7 +11,14 @@ from samplesort import model as M
 from samplesort.decide import decide
 from samplesort.errors import ModelError, SchemaMismatch
 from samplesort.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
-from samplesort.training import TrainingSet, choose_thresholds, score_predictions, train_bundle
+from samplesort.training import (
+    THRESHOLD_RANGE,
+    TrainingSet,
+    choose_thresholds,
+    labels_from_scores,
+    score_predictions,
+    train_bundle,
+)
 
 LABELS3 = ("kick", "snare", "hihat_closed")
 
@@ -129,7 +136,10 @@ def test_thresholds_and_scores() -> None:
     scores = np.array([[0.9, 0.1], [0.7, 0.3], [0.2, 0.8], [0.35, 0.65]])
     y = np.array(["kick", "kick", "snare", "snare"])
     thr = choose_thresholds(scores, y, ("kick", "snare"))
-    assert thr[0] > 0.35 and thr[1] > 0.3
+    lo, hi = THRESHOLD_RANGE
+    assert np.all(thr >= lo) and np.all(thr <= hi)
+    pred = labels_from_scores(scores, ("kick", "snare"), thr)
+    assert list(pred) == ["kick", "kick", "snare", "snare"]
     rep = score_predictions(
         ["kick", "kick", "snare", "clap"], ["kick", "unknown", "snare", "snare"]
     )

@@ -1,0 +1,1 @@
+"""Benchmarks: real-kit quality and speed figures (`make bench`). Not part of the test suite."""
