@@ -18,7 +18,7 @@ install: $(STAMP)
 ## demo: install, generate a small drum library, classify it with the bundled model
 demo: $(STAMP)
 	$(BIN)/python -m fixtures.synth demo-library
-	$(BIN)/samplesort classify demo-library
+	$(BIN)/samplesort classify demo-library || test $$? -eq 3  # 3: the demo holds one broken file on purpose
 
 ## test: the offline test suite (seconds)
 test: $(STAMP)
@@ -40,7 +40,7 @@ corpus: $(STAMP) packages
 
 ## model: rebuild the bundled default model, reproducibly
 model: corpus
-	$(BIN)/samplesort train $(DATA)/corpus --out samplesort/models/default.npz
+	$(BIN)/samplesort train $(DATA)/corpus --out samplesort/models/default.npz --algorithm extra --augment 4 --trees 200 --seed 0 || test $$? -eq 3  # 3: some corpus files unreadable (reported)
 
 ## bench: quality (leave-one-kit-out) and speed figures
 bench: corpus

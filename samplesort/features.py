@@ -88,6 +88,10 @@ _SHAPE = [
     "stability_high_late",
     "slope_db_per_oct_early",
     "slope_db_per_oct_late",
+    "attack_centroid_hz",
+    "attack_high_share_db",
+    "transient_db",
+    "sub_vs_lowmid_early_db",
 ]
 _MEL = [f"mel{i:02d}_{when}_db" for when in ("early", "late") for i in range(N_MEL_BANDS)]
 _MFCC = [f"mfcc{i:02d}_mean" for i in range(1, N_MFCC + 1)]
@@ -323,6 +327,27 @@ def _slope_db_per_oct(P: np.ndarray, freqs: np.ndarray) -> float:
     return float(np.polyfit(np.log2(freqs[a:b]), spec_db, 1)[0])
 
 
+def _attack(P: np.ndarray, freqs: np.ndarray, *, ip: int, early: np.ndarray) -> list[float]:
+    """The hit itself: centroid and > 5 kHz share of the onset-to-peak frames (at least two),
+    energy of the first 3 frames (~24 ms) over the next 9, and < 100 Hz over 100-300 Hz early."""
+    att = P[: max(ip + 1, 2)]
+    e_att = att.sum(axis=0)
+    centroid = float(np.sum(freqs * e_att) / (np.sum(e_att) + _EPS))
+    k5 = int(np.searchsorted(freqs, 5000.0))
+    high_share = float(_db(e_att[k5:].sum() / (e_att.sum() + _EPS)))
+    energy = P.sum(axis=1)
+    transient = float(_db(energy[:3].sum() / (energy[3:12].sum() + _EPS)))
+    k100, k300 = int(np.searchsorted(freqs, 100.0)), int(np.searchsorted(freqs, 300.0))
+    e_early = early.sum(axis=0)
+    sub = float(_db(e_early[:k100].sum() / (e_early[k100:k300].sum() + _EPS)))
+    return [
+        centroid,
+        max(high_share, -100.0),
+        float(np.clip(transient, -60, 60)),
+        float(np.clip(sub, -60, 60)),
+    ]
+
+
 def _zcr(x: np.ndarray) -> float:
     if x.size < 2:
         return 0.0
@@ -415,6 +440,7 @@ def describe(x: np.ndarray, *, sr_hz: int, file_duration_s: float | None = None)
         _stability(mag_late[:, k4:]),
         _slope_db_per_oct(early, freqs),
         _slope_db_per_oct(late, freqs),
+        *_attack(P, freqs, ip=ip, early=early),
     ]
 
     mel20 = mel_filterbank(sr_hz=sr_hz, n_fft=N_FFT, n_mels=N_MEL_BANDS)

@@ -70,7 +70,7 @@ def test_train_save_load_predict_round_trip(tmp_path: Path, algorithm: str) -> N
     np.testing.assert_allclose(loaded.scores(ts.X), bundle.scores(ts.X))
     meta = loaded.meta
     assert meta["training_set"]["per_label"] == {lab: 30 for lab in LABELS3}
-    assert meta["cv"]["macro_f1"] > 0.9
+    assert meta["cv"]["macro_f1"] > 0.8
     assert "sklearn" in meta["versions"] and meta["schema_version"] == FEATURE_SCHEMA_VERSION
     preds = [decide(s, loaded.labels, loaded.thresholds).label for s in loaded.scores(ts.X)]
     assert np.mean(np.array(preds) == ts.y) > 0.95
