@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from samplesort import audio, pipeline, training
+from samplesort.model import load_default
 from samplesort.render import report_tables, stdout
 
 
@@ -104,19 +105,24 @@ def main() -> None:
         f"warm {times['classify_warm_median_s']} s; --help {times['help_s']} s"
     )
 
-    augment, n_trees = (0, 100) if args.quick else (4, training.DEFAULT_TREES)
+    # The recipe of the bundled model, read from its own metadata.
+    meta = load_default().meta
+    algorithm, seed = meta["algorithm"], meta["seed"]
+    augment, n_trees = (0, 100) if args.quick else (meta["augment"], meta["n_trees"])
     t = time.perf_counter()
-    ts, errors = pipeline.training_set(files, augment=augment, seed=0, jobs=jobs)
+    ts, errors = pipeline.training_set(files, augment=augment, seed=seed, jobs=jobs)
     labels = tuple(lab for lab in training.LABELS if lab in set(ts.y.tolist()))
-    _, _, rep = training.cross_validate(ts, labels, n_trees=n_trees, seed=0)
+    _, _, rep = training.cross_validate(ts, labels, algorithm=algorithm, n_trees=n_trees,
+                                        seed=seed)
     figures["loko"] = rep.as_dict()
+    figures["loko"]["algorithm"] = algorithm
     figures["loko"]["augment"] = augment
     figures["loko"]["trees"] = n_trees
     figures["loko"]["groups"] = len(set(ts.groups.tolist()))
     for tab in report_tables(
         rep.as_dict(),
         title=f"leave-one-kit-out ({figures['loko']['groups']}"
-        f" groups, augment {augment}, {n_trees} trees/class, "
+        f" groups, {algorithm}, augment {augment}, {n_trees} trees/class, "
         f"{time.perf_counter() - t:.0f} s)",
     ):
         out.print(tab)
