@@ -1,0 +1,5 @@
+"""`python -m samplesort ...` runs the command-line interface."""
+
+from samplesort.cli import main
+
+main()
