@@ -317,6 +317,9 @@ def corpus(
     err.print(", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
 
 
+from . import cli_library  # noqa: E402, F401  (registers scan, ls, stats, reclassify, dupes)
+
+
 def main() -> None:
     try:
         app()

@@ -1,0 +1,433 @@
+"""The library commands on the main typer app: scan, ls, stats, reclassify, dupes.
+
+Imported once at the bottom of `cli.py` (which owns `app`); like `cli.py` it is the only kind of
+place that turns a SampleSortError into an exit status. Heavy imports stay inside the commands.
+Data goes to stdout (tables, bare paths, JSON), messages to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from .cli import JobsOpt, ModelOpt, _load_model, app
+from .errors import ExitCode, SampleSortError
+
+if TYPE_CHECKING:
+    from .catalog import Catalog
+    from .library import ScanResult
+
+JSON_VERSION = 1
+SHOW_UNKNOWN = 20
+
+CatalogOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--catalog",
+        "-c",
+        envvar="SAMPLESORT_CATALOG",
+        show_envvar=True,
+        help="The catalog file (default: catalog.sqlite3 in the user data folder).",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="JSON on stdout, for scripts.")]
+QueryArg = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Query terms, ANDed: label:kick group:cymbal unknown confidence:<0.6 "
+        "duration:<0.3 format:flac path:808 sr:44100 error missing dupes, ^term to negate; "
+        "other words match the path."
+    ),
+]
+
+
+def _fail(exc: SampleSortError) -> typer.Exit:
+    typer.echo(f"samplesort: {exc}", err=True)
+    return typer.Exit(int(exc.exit_code))
+
+
+@contextmanager
+def _open(path: Path | None) -> Iterator[Catalog]:
+    from .catalog import Catalog
+
+    try:
+        cat = Catalog.open(path)
+    except SampleSortError as exc:
+        raise _fail(exc) from None
+    try:
+        yield cat
+    except SampleSortError as exc:
+        raise _fail(exc) from None
+    finally:
+        cat.close()
+
+
+@contextmanager
+def _scan_progress(enabled: bool) -> Iterator[tuple[Any, Any]]:
+    """(on_plan, progress) callbacks driving a rich bar on stderr: files/s, ETA, errors."""
+    if not enabled:
+        yield (lambda plan: None), (lambda n, e: None)
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from .render import stderr
+
+    columns = (
+        TextColumn("scanning"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TextColumn("[red]{task.fields[errors]}"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=stderr(), transient=True) as prog:
+        task = prog.add_task("scan", total=None, errors="", rate="")
+        errors = 0
+
+        def on_plan(plan: Any) -> None:
+            prog.update(task, total=len(plan.todo))
+
+        def advance(n: int, e: int) -> None:
+            nonlocal errors
+            errors += e
+            speed = prog.tasks[0].speed
+            prog.update(
+                task,
+                advance=n,
+                errors=f"{errors} errors" if errors else "",
+                rate=f"{speed:.0f} files/s" if speed else "",
+            )
+
+        yield on_plan, advance
+
+
+def _scan_json(r: ScanResult, cat: Catalog) -> str:
+    from .query import parse
+
+    labels = {
+        lab: {"files": n, "mean_confidence": round(c, 4) if c is not None else None}
+        for lab, n, c in cat.label_summary(str(r.root))
+    }
+    unknown = [e.path for e in cat.entries(parse(["unknown"]), under=str(r.root))]
+    return json.dumps(
+        {
+            "version": JSON_VERSION,
+            "status": r.status,
+            "root": str(r.root),
+            "catalog": str(r.catalog),
+            "elapsed_s": r.elapsed_s,
+            "counts": r.counts,
+            "labels": labels,
+            "unknown": unknown,
+            "errors": [{"path": p, "error": m} for p, m in r.errors],
+        },
+        ensure_ascii=False,
+    )
+
+
+def _scan_tables(r: ScanResult, cat: Catalog) -> list[Any]:
+    import os
+
+    from rich.markup import escape
+    from rich.table import Table
+
+    from .query import parse
+    from .taxonomy import LABELS, UNKNOWN
+
+    rows = {lab: (n, c) for lab, n, c in cat.label_summary(str(r.root))}
+    summary = Table(title=f"library {r.root}")
+    summary.add_column("label")
+    summary.add_column("files", justify="right")
+    summary.add_column("mean conf", justify="right")
+    for lab in [*LABELS, UNKNOWN, *sorted(set(rows) - {*LABELS, UNKNOWN})]:
+        if lab in rows:
+            n, c = rows[lab]
+            style = "yellow" if lab == UNKNOWN else ""
+            summary.add_row(f"[{style}]{lab}[/]" if style else lab, str(n), f"{c or 0:.2f}")
+    failing = len(r.errors) + r.counts["still_failing"]
+    if failing:
+        summary.add_row("[red]error[/]", str(failing), "")
+    out: list[Any] = [summary]
+    unknown = list(cat.entries(parse(["unknown"]), under=str(r.root), limit=SHOW_UNKNOWN + 1))
+    if unknown:
+        t = Table(title="unknown (no class cleared its threshold)")
+        t.add_column("file", overflow="fold")
+        t.add_column("best guess")
+        t.add_column("score", justify="right")
+        for e in unknown[:SHOW_UNKNOWN]:
+            best = max(e.scores.items(), key=lambda kv: kv[1]) if e.scores else ("", 0.0)
+            t.add_row(escape(os.path.relpath(e.path, r.root)), best[0], f"{best[1]:.2f}")
+        if len(unknown) > SHOW_UNKNOWN:
+            t.caption = "more: samplesort ls unknown"
+        out.append(t)
+    return out
+
+
+def _scan_line(r: ScanResult) -> str:
+    c = r.counts
+    head = "interrupted" if r.interrupted else "scanned"
+    rate = c["analysed"] / r.elapsed_s if r.elapsed_s > 0 else 0.0
+    parts = [
+        f"{c['analysed']} analysed ({c['new']} new, {c['changed']} changed, "
+        f"{c['moved']} moved; {rate:.0f} files/s)",
+        f"{c['unchanged']} unchanged",
+    ]
+    for key in ("restored", "missing", "errors", "still_failing", "skipped_non_audio"):
+        if c[key]:
+            parts.append(f"{c[key]} {key.replace('_', ' ')}")
+    return f"{head} {r.root} in {r.elapsed_s:.1f} s: {', '.join(parts)}; catalog {r.catalog}"
+
+
+@app.command()
+def scan(
+    root: Annotated[Path, typer.Argument(help="The sample library's folder (walked recursively).")],
+    catalog: CatalogOpt = None,
+    jobs: JobsOpt = 0,
+    as_json: JsonOpt = False,
+    model: ModelOpt = None,
+    backend: Annotated[
+        str, typer.Option(help="loky (local processes) or dask (a Dask cluster, --scheduler).")
+    ] = "loky",
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address, e.g. tcp://10.0.0.5:8786.")
+    ] = None,
+    retry_errors: Annotated[
+        bool, typer.Option("--retry-errors", help="Re-read unchanged files that failed before.")
+    ] = False,
+) -> None:
+    """Analyse a library into the catalog; only new or changed files are decoded.
+
+    Moved files keep their analysis; deleted ones are marked missing; Ctrl-C keeps everything
+    analysed so far, and the next scan continues. Never changes an audio file. Exit status: 0 ok,
+    3 some files failed (each listed), 1 fatal, 130 interrupted.
+    """
+    from . import library, render
+
+    err = render.stderr()
+    with _open(catalog) as cat:
+        bundle = _load_model(model) if model is not None else None
+        with _scan_progress(sys.stderr.isatty() and not as_json) as (on_plan, advance):
+            result = library.scan(
+                root,
+                cat,
+                bundle,
+                jobs=jobs,
+                backend=backend,
+                scheduler=scheduler,
+                retry_errors=retry_errors,
+                progress=advance,
+                on_plan=on_plan,
+            )
+        if as_json:
+            print(_scan_json(result, cat))
+        else:
+            out = render.stdout()
+            for t in _scan_tables(result, cat):
+                out.print(t)
+    for _, message in result.errors:
+        err.print(f"error: {message}", markup=False, highlight=False)
+    err.print(_scan_line(result), markup=False, highlight=False)
+    if result.counts["still_failing"]:
+        err.print(
+            f"{result.counts['still_failing']} unchanged file(s) failed before: "
+            "samplesort ls error (--retry-errors re-reads them)",
+            markup=False,
+        )
+    if result.interrupted:
+        err.print("run scan again to continue", markup=False)
+        raise typer.Exit(int(ExitCode.INTERRUPTED))
+    raise typer.Exit(int(ExitCode.PARTIAL if result.errors else ExitCode.OK))
+
+
+@app.command(name="ls")
+def ls_(
+    query: QueryArg = None,
+    catalog: CatalogOpt = None,
+    paths: Annotated[bool, typer.Option("--paths", help="Bare paths, one a line.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    limit: Annotated[int | None, typer.Option(help="At most this many rows.")] = None,
+) -> None:
+    """List catalogued files matching a query (all present, analysed files without one)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from . import render
+    from .query import parse
+
+    with _open(catalog) as cat:
+        try:
+            q = parse(query or [])
+        except SampleSortError as exc:
+            raise _fail(exc) from None
+        rows = cat.entries(q, limit=limit)
+        if paths or as_json:
+            for e in rows:
+                print(e.path if paths else json.dumps(e.as_dict(), ensure_ascii=False))
+            sys.stdout.flush()
+            return
+        t = Table()
+        for col, just in (("file", "left"), ("label", "left"), ("group", "left"),
+                          ("conf", "right"), ("dur s", "right"), ("format", "left"),
+                          ("sr", "right")):  # fmt: skip
+            t.add_column(col, justify=just, overflow="fold" if col == "file" else None)
+        n = 0
+        for e in rows:
+            n += 1
+            shown = escape(e.path)
+            if e.error is not None:
+                reason = e.error.removeprefix(f"{e.path}: ")
+                t.add_row(f"{shown}\n[red]{escape(reason)}[/]", "[red]error[/]", "", "", "", "", "")
+                continue
+            label = e.label or ""
+            t.add_row(
+                f"[dim]{shown} (missing)[/]" if e.missing else shown,
+                f"[yellow]{label}[/]" if label == "unknown" else label,
+                e.group or "",
+                f"{e.confidence:.2f}" if e.confidence is not None else "",
+                f"{e.duration_s:.3f}" if e.duration_s is not None else "",
+                (e.format or "").lower(),
+                str(e.sr_hz or ""),
+            )
+        render.stdout().print(t)
+        render.stderr().print(f"{n} file(s)", markup=False)
+
+
+def _cell(value: object) -> str:
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+@app.command()
+def stats(
+    query: QueryArg = None,
+    catalog: CatalogOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Library totals per label, group, format and sample rate.
+
+    Also counts missing files, errors and duplicate groups. Takes the same query terms as `ls`.
+    """
+    from rich.markup import escape
+    from rich.table import Table
+
+    from . import render
+    from .query import parse
+
+    with _open(catalog) as cat:
+        try:
+            s = cat.stats(parse(query or []))
+        except SampleSortError as exc:
+            raise _fail(exc) from None
+    if as_json:
+        print(json.dumps({"version": JSON_VERSION, **s}, ensure_ascii=False))
+        return
+    out = render.stdout()
+    c = s["catalog"]
+    out.print(
+        f"{s['files']} files, {s['duration_s'] / 60:.1f} min of audio; catalog: {c['present']} "
+        f"present, {c['missing']} missing, {c['errors']} errors, {c['duplicate_groups']} "
+        "duplicate groups"
+    )
+    tables = [
+        ("label", s["labels"], ("files", "mean_confidence", "duration_s")),
+        ("group", s["groups"], ("files", "duration_s")),
+        ("format", {k: {"files": v} for k, v in s["formats"].items()}, ("files",)),
+        ("sample rate", {k: {"files": v} for k, v in s["sample_rates"].items()}, ("files",)),
+        ("model", {k: {"files": v} for k, v in s["models"].items()}, ("files",)),
+    ]
+    for title, data, cols in tables:
+        if not data:
+            continue
+        t = Table(title=f"per {title}")
+        t.add_column(title)
+        for col in cols:
+            t.add_column(col.replace("_", " "), justify="right")
+        for key, row in data.items():
+            t.add_row(escape(str(key)), *(_cell(row[col]) for col in cols))
+        out.print(t)
+
+
+@app.command()
+def reclassify(
+    catalog: CatalogOpt = None,
+    model: ModelOpt = None,
+    jobs: JobsOpt = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-label the whole catalog with a model from the stored features (no audio is read)."""
+    from . import library, render
+
+    err = render.stderr()
+    with _open(catalog) as cat:
+        try:
+            bundle = _load_model(model)
+            r = library.reclassify(cat, bundle, jobs=jobs)
+        except SampleSortError as exc:
+            raise _fail(exc) from None
+    if as_json:
+        print(json.dumps({"version": JSON_VERSION, **asdict(r)}, ensure_ascii=False))
+    else:
+        err.print(
+            f"reclassified {r.rows} files with {r.model_id} in {r.elapsed_s:.1f} s "
+            f"({r.distinct} distinct feature vectors); {r.changed} labels changed",
+            markup=False,
+        )
+        render.stdout().print(", ".join(f"{k} {v}" for k, v in sorted(r.labels.items())))
+    if r.other_schema:
+        err.print(
+            f"{r.other_schema} file(s) hold features of another schema: scan their folders to "
+            "re-extract them",
+            markup=False,
+        )
+
+
+@app.command()
+def dupes(
+    catalog: CatalogOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per group.")] = False,
+) -> None:
+    """List groups of files with identical decoded audio. Deletes nothing."""
+    from . import render
+
+    out = render.stdout()
+    groups = files = 0
+    with _open(catalog) as cat:
+        for group in cat.dupes():
+            groups += 1
+            files += len(group) - 1
+            first = group[0]
+            if as_json:
+                print(
+                    json.dumps(
+                        {
+                            "content_hash": first.content_hash,
+                            "label": first.label,
+                            "duration_s": first.duration_s,
+                            "paths": [e.path for e in group],
+                        },
+                        ensure_ascii=False,
+                    )
+                )
+                continue
+            out.print(
+                f"[bold]{len(group)} files[/], {first.label}, {first.duration_s or 0:.2f} s "
+                f"[dim]({(first.content_hash or '')[:12]})[/]"
+            )
+            for e in group:
+                out.print(f"  {e.path}", markup=False, highlight=False)
+    render.stderr().print(
+        f"{groups} duplicate group(s), {files} redundant file(s); nothing was deleted",
+        markup=False,
+    )
