@@ -317,7 +317,9 @@ def corpus(
     err.print(", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
 
 
-from . import cli_library  # noqa: E402, F401  (registers scan, ls, stats, reclassify, dupes)
+from .cli_library import register  # noqa: E402  (scan, ls, stats, reclassify, dupes)
+
+register(app)
 
 
 def main() -> None:

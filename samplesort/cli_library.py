@@ -1,8 +1,10 @@
-"""The library commands on the main typer app: scan, ls, stats, reclassify, dupes.
+"""The library commands: scan, ls, stats, reclassify, dupes, added to the main typer app by
+`register(app)` at the bottom of `cli.py`. It imports nothing from `cli.py`, so it works however
+the CLI is started (`samplesort`, `python -m samplesort`, `python -m samplesort.cli`).
 
-Imported once at the bottom of `cli.py` (which owns `app`); like `cli.py` it is the only kind of
-place that turns a SampleSortError into an exit status. Heavy imports stay inside the commands.
-Data goes to stdout (tables, bare paths, JSON), messages to stderr.
+Like `cli.py`, this is CLI code: it turns a SampleSortError into a one-line message and an exit
+status. Heavy imports stay inside the commands. Data goes to stdout (tables, bare paths, JSON),
+messages to stderr.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .cli import JobsOpt, ModelOpt, _load_model, app
 from .errors import ExitCode, SampleSortError
 
 if TYPE_CHECKING:
@@ -27,6 +28,16 @@ if TYPE_CHECKING:
 JSON_VERSION = 1
 SHOW_UNKNOWN = 20
 
+ModelOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help="A model file from `samplesort train` (default: the bundled model). Only .npz "
+        "tree files are read; nothing in them is executed.",
+    ),
+]
+JobsOpt = Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (0 = all cores).")]
 CatalogOpt = Annotated[
     Path | None,
     typer.Option(
@@ -46,6 +57,18 @@ QueryArg = Annotated[
         "other words match the path."
     ),
 ]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the library commands to `app`."""
+    for command in (scan, ls_, stats, reclassify, dupes):
+        app.command(name=command.__name__.rstrip("_"))(command)
+
+
+def _load_model(model: Path | None):  # noqa: ANN202
+    from .model import load, load_default
+
+    return load(model) if model is not None else load_default()
 
 
 def _fail(exc: SampleSortError) -> typer.Exit:
@@ -191,7 +214,6 @@ def _scan_line(r: ScanResult) -> str:
     return f"{head} {r.root} in {r.elapsed_s:.1f} s: {', '.join(parts)}; catalog {r.catalog}"
 
 
-@app.command()
 def scan(
     root: Annotated[Path, typer.Argument(help="The sample library's folder (walked recursively).")],
     catalog: CatalogOpt = None,
@@ -252,7 +274,6 @@ def scan(
     raise typer.Exit(int(ExitCode.PARTIAL if result.errors else ExitCode.OK))
 
 
-@app.command(name="ls")
 def ls_(
     query: QueryArg = None,
     catalog: CatalogOpt = None,
@@ -309,7 +330,6 @@ def _cell(value: object) -> str:
     return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
-@app.command()
 def stats(
     query: QueryArg = None,
     catalog: CatalogOpt = None,
@@ -359,7 +379,6 @@ def stats(
         out.print(t)
 
 
-@app.command()
 def reclassify(
     catalog: CatalogOpt = None,
     model: ModelOpt = None,
@@ -393,7 +412,6 @@ def reclassify(
         )
 
 
-@app.command()
 def dupes(
     catalog: CatalogOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per group.")] = False,
