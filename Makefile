@@ -45,6 +45,7 @@ model: corpus
 ## bench: quality (leave-one-kit-out) and speed figures
 bench: corpus
 	$(BIN)/python -m bench.run $(DATA)/corpus
+	$(BIN)/python -m bench.scan $(DATA)/corpus
 
 clean:
 	rm -rf $(DATA) demo-library build dist *.egg-info

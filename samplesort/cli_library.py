@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -118,20 +119,25 @@ def _scan_progress(enabled: bool) -> Iterator[tuple[Any, Any]]:
     )
     with Progress(*columns, console=stderr(), transient=True) as prog:
         task = prog.add_task("scan", total=None, errors="", rate="")
-        errors = 0
+        errors = done = 0
+        start = time.perf_counter()
 
         def on_plan(plan: Any) -> None:
+            nonlocal start
+            start = time.perf_counter()
             prog.update(task, total=len(plan.todo))
 
         def advance(n: int, e: int) -> None:
-            nonlocal errors
+            # Results arrive in bursts of a worker batch: average over the whole run.
+            nonlocal errors, done
             errors += e
-            speed = prog.tasks[0].speed
+            done += n
+            rate = done / max(time.perf_counter() - start, 1e-3)
             prog.update(
                 task,
                 advance=n,
-                errors=f"{errors} errors" if errors else "",
-                rate=f"{speed:.0f} files/s" if speed else "",
+                errors=f"{errors} error{'s' if errors != 1 else ''}" if errors else "",
+                rate=f"{rate:.0f} files/s",
             )
 
         yield on_plan, advance

@@ -250,10 +250,13 @@ def run_scan(
     backend: str = "loky",
     scheduler: str | None = None,
     progress: ScanProgress | None = None,
+    started: float | None = None,
 ) -> ScanResult:
     """Carry out a plan: mark missing / restored files, analyse and classify the rest, commit
-    every `WRITE_BATCH` files. Ctrl-C commits what is analysed and returns `interrupted`."""
-    t0 = time.perf_counter()
+    every `WRITE_BATCH` files. Ctrl-C commits what is analysed and returns `interrupted`.
+    `started` (a `time.perf_counter()` value) dates the result's `elapsed_s`, e.g. from before
+    planning."""
+    t0 = time.perf_counter() if started is None else started
     counts = dict.fromkeys(("new", "changed", "moved", "analysed", "errors", "vanished"), 0) | {
         "unchanged": plan.unchanged,
         "still_failing": plan.still_failing,
@@ -348,6 +351,7 @@ def scan(
     on_plan: Callable[[ScanPlan], None] | None = None,
 ) -> ScanResult:
     """`plan_scan` then `run_scan`; `on_plan` sees the plan first (e.g. to size a progress bar)."""
+    started = time.perf_counter()
     check_backend(backend, scheduler)
     plan = plan_scan(root, catalog, retry_errors=retry_errors)
     if on_plan:
@@ -360,6 +364,7 @@ def scan(
         backend=backend,
         scheduler=scheduler,
         progress=progress,
+        started=started,
     )
 
 
