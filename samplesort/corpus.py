@@ -128,7 +128,44 @@ def lmms(samples_dir: Path) -> Discovery:
     return Discovery(tuple(items), tuple(skipped))
 
 
-SOURCES = {"hydrogen": hydrogen, "lmms": lmms}
+# DrumSynth preset folders whose every preset is one class whatever its name.
+DRUMSYNTH_FOLDER_LABELS = {
+    "effects": "other",
+    "instrument": "other",
+    "magnetboy": "other",
+    "misc_bass": "other",
+    "misc_fx": "other",
+    "misc_synth": "other",
+    "misc_claps": "clap",
+    "misc_perc": "percussion",
+}
+
+
+def drumsynth(presets_dir: Path) -> Discovery:
+    """LMMS's DrumSynth presets (`.ds`, rendered by `drumsynth.render` when placed), labeled by
+    preset name, or by folder for the folders in DRUMSYNTH_FOLDER_LABELS; group = folder."""
+    presets_dir = Path(presets_dir)
+    presets = sorted(presets_dir.rglob("*.ds"))
+    if not presets:
+        raise CorpusError(
+            f"{presets_dir}: no DrumSynth presets (*.ds); install lmms-common "
+            f"(presets live in /usr/share/lmms/samples/drumsynth)"
+        )
+    items: list[CorpusItem] = []
+    skipped: list[tuple[str, str]] = []
+    for src in presets:
+        folder = src.parent.name
+        label = DRUMSYNTH_FOLDER_LABELS.get(folder) or label_for_name(src.stem)
+        if label is None:
+            skipped.append(
+                (f"drumsynth/{folder}/{src.name}", "preset name does not name one class")
+            )
+            continue
+        items.append(CorpusItem(src, label, f"drumsynth:{folder}", f"{_slug(src.stem)}.wav"))
+    return Discovery(tuple(items), tuple(skipped))
+
+
+SOURCES = {"hydrogen": hydrogen, "lmms": lmms, "drumsynth": drumsynth}
 
 
 def dedupe(items: tuple[CorpusItem, ...]) -> tuple[tuple[CorpusItem, ...], dict[str, str]]:

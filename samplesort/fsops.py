@@ -33,3 +33,16 @@ def place(src: Path, dest: Path, *, mode: str = "symlink") -> Path:
     else:
         raise ValueError(f"unknown placement mode {mode!r}")
     return target
+
+
+def write_wav(dest: Path, samples: object, sr_hz: int) -> Path:
+    """Write float samples as a 16-bit WAV at `dest` (or a unique name beside it), via a
+    temporary file renamed into place, so a crash never leaves a half-written file."""
+    import soundfile as sf
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    target = unique_path(dest)
+    tmp = target.with_name(f".{target.name}.part")
+    sf.write(str(tmp), samples, sr_hz, subtype="PCM_16", format="WAV")
+    os.replace(tmp, target)
+    return target

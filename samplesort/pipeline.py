@@ -331,6 +331,17 @@ def build_corpus(kind: str, source: Path, out: Path, *, mode: str = "symlink"): 
     for item in items:
         group_dir = corpus._slug(item.group.replace(":", "_"))
         dest = Path(out) / item.label / group_dir / item.name
+        if item.source.suffix == ".ds":  # a DrumSynth preset: render it
+            from . import drumsynth
+
+            if dest.exists():
+                continue
+            try:
+                fsops.write_wav(dest, drumsynth.render(item.source, sr_hz=44100), 44100)
+            except SampleSortError:
+                continue
+            placed += 1
+            continue
         if dest.is_symlink() and os.path.realpath(dest) == os.path.realpath(item.source):
             continue
         fsops.place(item.source, dest, mode=mode)
