@@ -82,8 +82,15 @@ def _tree_rss_kb(root_pid: int) -> int:
     return total
 
 
-def run(args: list[str], *, sample_memory: bool = False) -> tuple[float, dict, int]:
-    """Run the CLI; returns (wall seconds, its JSON output, peak tree RSS in kB or 0)."""
+def _children_cpu_s() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def run(args: list[str], *, sample_memory: bool = False) -> tuple[float, dict, int, float]:
+    """Run the CLI; returns (wall seconds, its JSON output, peak tree RSS in kB or 0, CPU
+    seconds used by it and its worker processes)."""
+    cpu0 = _children_cpu_s()
     t = time.perf_counter()
     proc = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     peak = 0
@@ -105,7 +112,8 @@ def run(args: list[str], *, sample_memory: bool = False) -> tuple[float, dict, i
         sampler.join()
     if proc.returncode not in (0, 3):
         raise SystemExit(f"{' '.join(args)} failed ({proc.returncode}): {err.decode()[-2000:]}")
-    return wall, json.loads(out.decode().strip().splitlines()[-1]), peak
+    cpu = _children_cpu_s() - cpu0
+    return wall, json.loads(out.decode().strip().splitlines()[-1]), peak, cpu
 
 
 def build_library(corpus_files: list[Path], out: Path, n: int) -> str:
@@ -144,46 +152,41 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args()
     out = stdout()
+    cores = os.cpu_count() or 1
     corpus = pipeline.walk([args.corpus]).files
-    figures: dict[str, object] = {"cores": os.cpu_count(), "jobs": args.jobs}
+    figures: dict[str, object] = {"cores": cores, "jobs": args.jobs}
     figures["load_before"] = [round(x, 2) for x in os.getloadavg()]
+    jobs = ["--jobs", str(args.jobs), "--json"]
 
     with tempfile.TemporaryDirectory(prefix="samplesort-bench-") as tmp:
         tmpdir = Path(tmp)
         floor = decode_floor(list(corpus), args.jobs)
-        wall, res, _ = run(
-            [
-                "scan",
-                str(args.corpus),
-                "--catalog",
-                str(tmpdir / "corpus.sqlite3"),
-                "--jobs",
-                str(args.jobs),
-                "--json",
-            ]  # fmt: skip
+        wall, res, _, cpu = run(
+            ["scan", str(args.corpus), "--catalog", str(tmpdir / "corpus.sqlite3"), *jobs]
         )
         n = res["counts"]["analysed"] + res["counts"]["errors"]
-        cold = n / wall
+        cold, inside, free = n / wall, n / res["elapsed_s"], n / (cpu / cores)
         figures.update(
             corpus_files=len(corpus),
             decode_floor_files_per_s=round(floor, 1),
             cold_wall_s=round(wall, 2),
             cold_files_per_s=round(cold, 1),
-            cold_in_scan_files_per_s=round(n / res["elapsed_s"], 1),
+            cold_in_scan_files_per_s=round(inside, 1),
+            cold_cpu_s=round(cpu, 2),
+            cold_files_per_s_if_cores_free=round(free, 1),
         )
         out.print(
-            f"[bold]cold scan[/] of the corpus ({n} files, {args.jobs} workers): "
-            f"{cold:.0f} files/s whole process ({wall:.1f} s), "
-            f"{n / res['elapsed_s']:.0f} files/s inside the scan; decode-only floor "
-            f"{floor:.0f} files/s {verdict('cold_files_per_s', cold)}"
+            f"[bold]cold scan[/] of the corpus ({n} files, {args.jobs} workers): {cold:.0f} "
+            f"files/s whole process ({wall:.1f} s), {inside:.0f} files/s inside the scan; "
+            f"decode-only floor {floor:.0f} files/s {verdict('cold_files_per_s', cold)}. "
+            f"It used {cpu:.1f} CPU s: {free:.0f} files/s if all {cores} cores were free for it"
         )
 
         lib = tmpdir / "library"
         how = build_library(list(corpus), lib, args.files)
         cat = str(tmpdir / "library.sqlite3")
-        wall, res, peak_kb = run(
-            ["scan", str(lib), "--catalog", cat, "--jobs", str(args.jobs), "--json"],
-            sample_memory=True,
+        wall, res, peak_kb, cpu = run(
+            ["scan", str(lib), "--catalog", cat, *jobs], sample_memory=True
         )
         child_max_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         peak_mb = peak_kb / 1024
@@ -193,44 +196,49 @@ def main() -> None:
             library_made_of=how,
             library_scan_wall_s=round(wall, 2),
             library_scan_files_per_s=round(n_lib / wall, 1),
+            library_scan_cpu_s=round(cpu, 2),
             peak_rss_mb=round(peak_mb, 1),
             largest_process_rss_mb=round(child_max_mb, 1),
         )
         out.print(
             f"[bold]cold scan[/] of a {args.files}-file library ({how} of corpus files): "
-            f"{wall:.1f} s, {n_lib / wall:.0f} files/s; peak memory {peak_mb:.0f} MB summed "
-            f"over the process tree, largest process {child_max_mb:.0f} MB "
-            f"{verdict('peak_rss_mb', peak_mb)}"
+            f"{wall:.1f} s, {n_lib / wall:.0f} files/s ({cpu:.0f} CPU s); peak memory "
+            f"{peak_mb:.0f} MB summed over the process tree, largest process "
+            f"{child_max_mb:.0f} MB {verdict('peak_rss_mb', peak_mb)}"
         )
 
-        wall, res, _ = run(["scan", str(lib), "--catalog", cat, "--json"])
+        wall, res, _, cpu = run(["scan", str(lib), "--catalog", cat, *jobs])
+        c = res["counts"]
         figures.update(
             rescan_s=round(wall, 3),
             rescan_in_scan_s=res["elapsed_s"],
-            rescan_unchanged=res["counts"]["unchanged"],
+            rescan_cpu_s=round(cpu, 2),
+            rescan_unchanged=c["unchanged"],
         )
         out.print(
-            f"[bold]rescan[/] unchanged ({res['counts']['unchanged']} files unchanged, "
-            f"{res['counts']['analysed']} analysed): {wall:.2f} s whole process, "
-            f"{res['elapsed_s']:.2f} s inside the scan {verdict('rescan_s', wall)}"
+            f"[bold]rescan[/] unchanged ({c['unchanged']} unchanged, {c['still_failing']} "
+            f"failed before, {c['analysed']} analysed): {wall:.2f} s whole process, "
+            f"{res['elapsed_s']:.2f} s inside the scan, {cpu:.2f} CPU s "
+            f"{verdict('rescan_s', wall)}"
         )
 
-        wall, res, _ = run(["reclassify", "--catalog", cat, "--json", "--jobs", str(args.jobs)])
+        wall, res, _, cpu = run(["reclassify", "--catalog", cat, *jobs])
         figures.update(
             reclassify_s=round(wall, 3),
             reclassify_in_command_s=res["elapsed_s"],
+            reclassify_cpu_s=round(cpu, 2),
             reclassify_rows=res["rows"],
             reclassify_distinct=res["distinct"],
         )
         out.print(
             f"[bold]reclassify[/] {res['rows']} rows ({res['distinct']} distinct feature vectors "
-            f"scored): {wall:.2f} s whole process, {res['elapsed_s']:.2f} s inside "
-            f"{verdict('reclassify_s', wall)}"
+            f"scored): {wall:.2f} s whole process, {res['elapsed_s']:.2f} s inside, "
+            f"{cpu:.2f} CPU s {verdict('reclassify_s', wall)}"
         )
     figures["load_after"] = [round(x, 2) for x in os.getloadavg()]
     out.print(
         f"load average before {figures['load_before']}, after {figures['load_after']} "
-        f"({figures['cores']} cores; other jobs on the machine slow every figure)"
+        f"({cores} cores; other jobs on the machine slow every wall-clock figure)"
     )
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1))

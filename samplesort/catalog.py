@@ -20,7 +20,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +128,16 @@ class Record:
     scores: dict[str, float] = field(default_factory=dict)
     model_id: str | None = None
     error: str | None = None
+
+
+# Record's fields are the columns they fill; an upsert replaces a path's whole analysis.
+_RECORD_COLUMNS = tuple(f.name for f in fields(Record))
+_UPSERT = (
+    f"INSERT INTO files ({', '.join(_RECORD_COLUMNS)}, missing, analysed_at, updated_at) "
+    f"VALUES ({', '.join('?' * len(_RECORD_COLUMNS))}, 0, ?, ?) ON CONFLICT (path) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _RECORD_COLUMNS[1:])
+    + ", missing = 0, analysed_at = excluded.analysed_at, updated_at = excluded.updated_at"
+)
 
 
 @dataclass(frozen=True)
@@ -385,39 +395,13 @@ class Catalog:
         return None
 
     def _upsert(self, conn: sqlite3.Connection, r: Record, now: float) -> None:
-        conn.execute(
-            "INSERT INTO files (path, size, mtime_ns, content_hash, duration_s, format, sr_hz, "
-            "channels, features, feature_schema, label, confidence, labels, scores, model_id, "
-            "error, missing, analysed_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?) "
-            "ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, "
-            "content_hash = excluded.content_hash, duration_s = excluded.duration_s, "
-            "format = excluded.format, sr_hz = excluded.sr_hz, channels = excluded.channels, "
-            "features = excluded.features, feature_schema = excluded.feature_schema, "
-            "label = excluded.label, confidence = excluded.confidence, labels = excluded.labels, "
-            "scores = excluded.scores, model_id = excluded.model_id, error = excluded.error, "
-            "missing = 0, analysed_at = excluded.analysed_at, updated_at = excluded.updated_at",
-            (
-                r.path,
-                r.size,
-                r.mtime_ns,
-                r.content_hash,
-                r.duration_s,
-                r.format,
-                r.sr_hz,
-                r.channels,
-                r.features,
-                r.feature_schema,
-                r.label,
-                r.confidence,
-                json.dumps(list(r.labels)) if r.error is None else None,
-                json.dumps(r.scores) if r.error is None else None,
-                r.model_id,
-                r.error,
-                now,
-                now,
-            ),
-        )
+        values = [getattr(r, c) for c in _RECORD_COLUMNS]
+        if r.error is None:
+            values[_RECORD_COLUMNS.index("labels")] = json.dumps(list(r.labels))
+            values[_RECORD_COLUMNS.index("scores")] = json.dumps(r.scores)
+        else:
+            values[_RECORD_COLUMNS.index("labels")] = values[_RECORD_COLUMNS.index("scores")] = None
+        conn.execute(_UPSERT, (*values, now, now))
 
     def begin_scan(self, root: str) -> int:
         with self.transaction() as conn:

@@ -69,6 +69,7 @@ class ScanPlan:
     failures: tuple[Record, ...]  # files that cannot even be stat'ed (broken links, loops)
     errors: tuple[tuple[str, str], ...]  # (path, message): walk errors and vanished files
     skipped_non_audio: int
+    vanished: int = 0  # listed by the walk, gone before they could be stat'ed
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ def plan_scan(root: Path, catalog: Catalog, *, retry_errors: bool = False) -> Sc
     failures: list[Record] = []
     restored: list[str] = []
     seen: set[str] = set()
-    unchanged = still_failing = 0
+    unchanged = still_failing = vanished = 0
     for p in found.files:
         s = str(p)
         try:
@@ -137,6 +138,7 @@ def plan_scan(root: Path, catalog: Catalog, *, retry_errors: bool = False) -> Sc
                 seen.add(s)
                 failures.append(Record(s, None, None, error=_stat_error(p, exc)))
             else:
+                vanished += 1
                 errors.append((s, f"{s}: vanished during the scan"))
             continue
         seen.add(s)
@@ -169,6 +171,7 @@ def plan_scan(root: Path, catalog: Catalog, *, retry_errors: bool = False) -> Sc
         failures=tuple(failures),
         errors=tuple(errors),
         skipped_non_audio=found.skipped_non_audio,
+        vanished=vanished,
     )
 
 
@@ -257,7 +260,8 @@ def run_scan(
     `started` (a `time.perf_counter()` value) dates the result's `elapsed_s`, e.g. from before
     planning."""
     t0 = time.perf_counter() if started is None else started
-    counts = dict.fromkeys(("new", "changed", "moved", "analysed", "errors", "vanished"), 0) | {
+    counts = dict.fromkeys(("new", "changed", "moved", "analysed", "errors"), 0) | {
+        "vanished": plan.vanished,
         "unchanged": plan.unchanged,
         "still_failing": plan.still_failing,
         "restored": len(plan.restored),
