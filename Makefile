@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 DATA    ?= work-data
 STAMP   := $(VENV)/.installed
 
-.PHONY: install demo test lint bench corpus model evaluate clean
+.PHONY: install demo test lint bench corpus corpus-drumsynth model evaluate clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -41,6 +41,11 @@ corpus: $(STAMP) packages
 ## model: rebuild the bundled default model, reproducibly
 model: corpus
 	$(BIN)/samplesort train $(DATA)/corpus --out samplesort/models/default.npz --algorithm extra --augment 4 --trees 200 --seed 0 || test $$? -eq 3  # 3: some corpus files unreadable (reported)
+
+## corpus-drumsynth: LMMS's DrumSynth presets rendered into the corpus (opt-in: not used by
+## `make model`; see README for what it measured)
+corpus-drumsynth: corpus
+	$(BIN)/samplesort corpus drumsynth /usr/share/lmms/samples/drumsynth $(DATA)/corpus-drumsynth
 
 ## bench: quality (leave-one-kit-out) and speed figures
 bench: corpus
