@@ -251,13 +251,29 @@ class Catalog:
         try:
             with cat._guard("open"):
                 conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-                conn.execute("PRAGMA journal_mode = WAL")
+                cat._use_wal()
                 conn.execute("PRAGMA synchronous = NORMAL")
             cat._migrate(migrations)
         except BaseException:
             conn.close()
             raise
         return cat
+
+    def _use_wal(self) -> None:
+        """Switch a new catalog to WAL (a persistent setting). Two processes creating the same
+        catalog can deadlock on that switch, and SQLite then answers "locked" at once instead of
+        waiting: retry until the busy timeout."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                if self.conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    self.conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                text = str(exc)
+                if ("locked" not in text and "busy" not in text) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def close(self) -> None:
         self.conn.close()

@@ -3,10 +3,12 @@ writers, unreadable / read-only / foreign catalog files, stats and duplicate gro
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -200,3 +202,33 @@ def test_concurrent_writers_wait_instead_of_failing(tmp_path: Path) -> None:
     with Catalog.open(path) as cat:
         assert cat.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert cat.conn.execute("SELECT count(*) FROM files").fetchone()[0] == 400
+
+
+def _open_and_write(path: str, barrier: Any, failures: Any) -> None:
+    barrier.wait()
+    try:
+        with Catalog.open(Path(path)) as cat:
+            cat.record([_rec(f"{path}-{os.getpid()}.wav", "h")], path_exists=lambda p: True)
+    except CatalogError as exc:
+        failures.put(str(exc))
+
+
+def test_processes_creating_one_catalog_at_once(tmp_path: Path) -> None:
+    # Switching a new database to WAL can deadlock two openers; SQLite then reports "locked"
+    # at once rather than waiting. Regression test: every opener must get through.
+    ctx = multiprocessing.get_context("fork")
+    failures = ctx.Queue()
+    for round_ in range(12):
+        path = str(tmp_path / f"c{round_}.sqlite3")
+        barrier = ctx.Barrier(3)
+        procs = [
+            ctx.Process(target=_open_and_write, args=(path, barrier, failures)) for _ in range(3)
+        ]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(timeout=60)
+        assert [p.exitcode for p in procs] == [0, 0, 0]
+        with Catalog.open(Path(path)) as cat:
+            assert cat.conn.execute("SELECT count(*) FROM files").fetchone()[0] == 3
+    assert failures.empty(), failures.get()
