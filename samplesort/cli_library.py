@@ -214,9 +214,15 @@ def _scan_line(r: ScanResult) -> str:
         f"{c['moved']} moved; {rate:.0f} files/s)",
         f"{c['unchanged']} unchanged",
     ]
-    for key in ("restored", "missing", "errors", "still_failing", "skipped_non_audio"):
-        if c[key]:
-            parts.append(f"{c[key]} {key.replace('_', ' ')}")
+    names = {
+        "restored": "restored",
+        "missing": "missing",
+        "vanished": "vanished during the scan",
+        "errors": "failed",
+        "still_failing": "failed before",
+        "skipped_non_audio": "not audio (skipped)",
+    }
+    parts += [f"{c[key]} {name}" for key, name in names.items() if c.get(key)]
     return f"{head} {r.root} in {r.elapsed_s:.1f} s: {', '.join(parts)}; catalog {r.catalog}"
 
 
@@ -328,7 +334,8 @@ def ls_(
                 (e.format or "").lower(),
                 str(e.sr_hz or ""),
             )
-        render.stdout().print(t)
+        if n:
+            render.stdout().print(t)
         render.stderr().print(f"{n} file(s)", markup=False)
 
 
