@@ -434,6 +434,18 @@ class Catalog:
                 (time.time(), status, json.dumps(counts), scan_id),
             )
 
+    def other_model_count(self, root: str, model_id: str) -> int:
+        """Present, analysed files under `root` labelled by a model other than `model_id`."""
+        lo, hi = _prefix_bounds(root)
+        with self._guard("read"):
+            return int(
+                self.conn.execute(
+                    "SELECT count(*) FROM files WHERE path >= ? AND path < ? AND missing = 0 "
+                    "AND error IS NULL AND model_id IS NOT ?",
+                    (lo, hi, model_id),
+                ).fetchone()[0]
+            )
+
     def label_summary(self, root: str) -> list[tuple[str, int, float | None]]:
         """(label, files, mean confidence) of the present, analysed files under `root`."""
         lo, hi = _prefix_bounds(root)

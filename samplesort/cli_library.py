@@ -280,6 +280,12 @@ def scan(
             "samplesort ls error (--retry-errors re-reads them)",
             markup=False,
         )
+    if result.counts.get("other_model"):
+        err.print(
+            f"{result.counts['other_model']} unchanged file(s) keep labels from another model: "
+            "samplesort reclassify relabels them from the stored features",
+            markup=False,
+        )
     if result.interrupted:
         err.print("run scan again to continue", markup=False)
         raise typer.Exit(int(ExitCode.INTERRUPTED))

@@ -330,6 +330,12 @@ def run_scan(
                         flush()
         if buffer:
             flush()
+        if model is None:
+            from .model import load_default
+
+            model = load_default()
+        # Unchanged files keep the labels of the model that analysed them: say so.
+        counts["other_model"] = catalog.other_model_count(str(plan.root), model.model_id)
     except KeyboardInterrupt:
         interrupted = True
         if buffer:

@@ -267,3 +267,15 @@ def test_dask_backend_usage_errors(tmp_path: Path, model: ModelBundle) -> None:
             library.scan(tmp_path / "lib", cat, model, backend="dask")
         with pytest.raises(UsageError, match="--backend must be one of"):
             library.scan(tmp_path / "lib", cat, model, backend="spark")
+
+
+def test_rescan_with_another_model_points_at_reclassify(tmp_path: Path, model: ModelBundle) -> None:
+    lib = tmp_path / "lib"
+    make_library(lib, 3)
+    other = dataclasses.replace(model, meta={**model.meta, "model_id": "other-test"})
+    with Catalog.open(tmp_path / "c.sqlite3") as cat:
+        assert library.scan(lib, cat, model, jobs=1).counts["other_model"] == 0
+        r = library.scan(lib, cat, other, jobs=1)
+        assert r.counts["unchanged"] == 3 and r.counts["other_model"] == 3
+        library.reclassify(cat, other, jobs=1)
+        assert library.scan(lib, cat, other, jobs=1).counts["other_model"] == 0
