@@ -260,7 +260,7 @@ def run_scan(
     `started` (a `time.perf_counter()` value) dates the result's `elapsed_s`, e.g. from before
     planning."""
     t0 = time.perf_counter() if started is None else started
-    counts = dict.fromkeys(("new", "changed", "moved", "analysed", "errors"), 0) | {
+    counts = dict.fromkeys(("new", "changed", "moved", "analysed", "errors", "other_model"), 0) | {
         "vanished": plan.vanished,
         "unchanged": plan.unchanged,
         "still_failing": plan.still_failing,
