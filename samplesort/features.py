@@ -25,6 +25,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+from scipy import fft as scipy_fft
 
 from .records import Clip, FeatureVector
 
@@ -154,6 +155,25 @@ def _window(n: int) -> np.ndarray:
     return np.hanning(n + 1)[:-1].astype(np.float32)
 
 
+@lru_cache(maxsize=64)
+def _hann(n: int) -> np.ndarray:
+    return np.hanning(n).astype(np.float32)
+
+
+@lru_cache(maxsize=8)
+def _rfftfreq(n_fft: int, sr_hz: int) -> np.ndarray:
+    return np.fft.rfftfreq(n_fft, 1.0 / sr_hz)
+
+
+def _slope(x: np.ndarray, y: np.ndarray) -> float:
+    """Least-squares slope of y against x (what np.polyfit(x, y, 1)[0] gives, without lstsq)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    xc = x - x.mean()
+    denom = float(np.dot(xc, xc))
+    return float(np.dot(xc, y - y.mean()) / denom) if denom > 0 else 0.0
+
+
 # --- the STFT ---------------------------------------------------------------------------------
 
 
@@ -163,8 +183,8 @@ def power_spectrogram(x: np.ndarray, *, n_fft: int = N_FFT, hop: int = HOP) -> n
     xp = np.pad(x.astype(np.float32, copy=False), (pad, pad + n_fft))
     n_frames = 1 + (len(x) + hop - 1) // hop
     frames = np.lib.stride_tricks.sliding_window_view(xp, n_fft)[: n_frames * hop : hop]
-    spec = np.fft.rfft(frames * _window(n_fft), axis=1)
-    return (spec.real**2 + spec.imag**2).astype(np.float32)
+    spec = scipy_fft.rfft(frames * _window(n_fft), axis=1)  # float32 in, complex64 out
+    return (spec.real**2 + spec.imag**2).astype(np.float32, copy=False)
 
 
 def _db(x: np.ndarray | float) -> np.ndarray:
@@ -189,7 +209,7 @@ def _envelope(
     tail_end = ip + last_above(-50.0)
     if tail_end - ip >= 2:
         t = np.arange(tail_end - ip + 1) * frame_s
-        slope = float(np.polyfit(t, env_db[ip : tail_end + 1], 1)[0])
+        slope = _slope(t, env_db[ip : tail_end + 1])
     else:
         slope = -50.0 / max(frame_s, (tail_end - ip + 1) * frame_s)
     n_active = min(len(x), (last + 1) * HOP)
@@ -222,8 +242,9 @@ def _peak_hz(seg: np.ndarray, sr_hz: int, n_fft: int = 8192) -> tuple[float, flo
     the power centroid of 30-500 Hz."""
     if seg.size < 64:
         return 0.0, 0.0, 0.0
-    spec = np.abs(np.fft.rfft(seg * np.hanning(seg.size), n=n_fft)) ** 2
-    freqs = np.fft.rfftfreq(n_fft, 1.0 / sr_hz)
+    c = scipy_fft.rfft(seg.astype(np.float32, copy=False) * _hann(seg.size), n=n_fft)
+    spec = (c.real**2 + c.imag**2).astype(np.float64)
+    freqs = _rfftfreq(n_fft, sr_hz)
     lo, hi = np.searchsorted(freqs, 30.0), np.searchsorted(freqs, 1000.0)
     band = spec[lo:hi]
     k = int(np.argmax(band))
@@ -324,7 +345,7 @@ def _slope_db_per_oct(P: np.ndarray, freqs: np.ndarray) -> float:
     if P.shape[0] == 0 or b - a < 2:
         return 0.0
     spec_db = _db(P[:, a:b].mean(axis=0))
-    return float(np.polyfit(np.log2(freqs[a:b]), spec_db, 1)[0])
+    return _slope(np.log2(freqs[a:b]), spec_db)
 
 
 def _attack(P: np.ndarray, freqs: np.ndarray, *, ip: int, early: np.ndarray) -> list[float]:
@@ -366,7 +387,7 @@ def describe(x: np.ndarray, *, sr_hz: int, file_duration_s: float | None = None)
     file_duration_s = x.size / sr_hz if file_duration_s is None else file_duration_s
 
     P = power_spectrogram(x)
-    freqs = np.fft.rfftfreq(N_FFT, 1.0 / sr_hz).astype(np.float32)
+    freqs = _rfftfreq(N_FFT, sr_hz).astype(np.float32)
     n_frames = P.shape[0]
     energy = P.sum(axis=1)
     env_db = _db(energy / max(float(energy.max()), _EPS))

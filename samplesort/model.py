@@ -11,7 +11,9 @@ arrays and saved as an `.npz` file loaded with `allow_pickle=False`. So:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,37 @@ from .features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
 
 MODEL_FORMAT = "samplesort-trees"
 MODEL_FORMAT_VERSION = 1
+_CHUNK = 256  # rows per numpy prediction step
+_COMPILED_FROM = 48  # batches this large use the numba kernel (compiled once, cached on disk)
+
+
+@lru_cache(maxsize=1)
+def _compiled_walk() -> Callable[..., np.ndarray] | None:
+    """A numba-compiled tree walk (numba comes with librosa) for large batches, where the numpy
+    walk costs ~1 ms per row; None if numba is unavailable, and the numpy walk is used."""
+    try:
+        import numba
+    except ImportError:  # pragma: no cover - numba ships with librosa
+        return None
+
+    @numba.njit(cache=True, nogil=True)
+    def walk(X, roots, feature, threshold, left, right):  # type: ignore[no-untyped-def]
+        n, t = X.shape[0], roots.shape[0]
+        out = np.empty((n, t), dtype=np.int64)
+        for j in range(t):  # tree-major: one tree's nodes stay in cache for every row
+            for i in range(n):
+                node = roots[j]
+                while feature[node] >= 0:
+                    if X[i, feature[node]] <= threshold[node]:
+                        node = left[node]
+                    else:
+                        node = right[node]
+                out[i, j] = node
+        return out
+
+    return walk
+
+
 _ARRAYS = ("feature", "threshold", "left", "right", "value", "roots", "tree_class")
 
 
@@ -44,20 +77,47 @@ class TreeArrays:
     tree_class: np.ndarray
 
     def predict_proba(self, X: np.ndarray, n_classes: int) -> np.ndarray:
-        """Per-class probability, shape (n_samples, n_classes): the mean of that class's trees."""
-        X = np.asarray(X, dtype=np.float32).astype(np.float64)
-        n = X.shape[0]
-        nodes = np.broadcast_to(self.roots, (n, self.roots.size)).copy()
-        rows = np.arange(n)[:, None]
-        while True:
+        """Per-class probability, shape (n_samples, n_classes): the mean of that class's trees.
+        Rows go in chunks so memory stays bounded however many are asked for."""
+        X = np.atleast_2d(np.asarray(X, dtype=np.float32))
+        if X.shape[0] >= _COMPILED_FROM:
+            walk = _compiled_walk()
+            if walk is not None:
+                leaf = walk(X, self.roots, self.feature, self.threshold, self.left, self.right)
+                return self._average(self.value[leaf], n_classes)
+        if X.shape[0] > _CHUNK:
+            return np.vstack(
+                [
+                    self.predict_proba(X[i : i + _CHUNK], n_classes)
+                    for i in range(0, X.shape[0], _CHUNK)
+                ]
+            )
+        return self._predict_chunk(X.astype(np.float64), n_classes)
+
+    def _predict_chunk(self, X: np.ndarray, n_classes: int) -> np.ndarray:
+        n, n_trees = X.shape[0], self.roots.size
+        # Walk every (sample, tree) pair down together; pairs that reach a leaf drop out, so
+        # each step only touches the pairs still inside their trees.
+        pair_row = np.repeat(np.arange(n), n_trees)
+        pair_tree = np.tile(np.arange(n_trees), n)
+        nodes = self.roots[pair_tree]
+        leaf_node = np.empty(n * n_trees, dtype=np.int64)
+        active = np.arange(n * n_trees)
+        while active.size:
             feat = self.feature[nodes]
-            inner = feat >= 0
-            if not inner.any():
-                break
-            go_left = X[rows, np.where(inner, feat, 0)] <= self.threshold[nodes]
-            nxt = np.where(go_left, self.left[nodes], self.right[nodes])
-            nodes = np.where(inner, nxt, nodes)
-        leaf_p = self.value[nodes]  # (n, trees)
+            done = feat < 0
+            if done.any():
+                leaf_node[active[done]] = nodes[done]
+                keep = ~done
+                active, nodes, feat = active[keep], nodes[keep], feat[keep]
+                if not active.size:
+                    break
+            go_left = X[pair_row[active], feat] <= self.threshold[nodes]
+            nodes = np.where(go_left, self.left[nodes], self.right[nodes])
+        return self._average(self.value[leaf_node].reshape(n, n_trees), n_classes)
+
+    def _average(self, leaf_p: np.ndarray, n_classes: int) -> np.ndarray:
+        n = leaf_p.shape[0]
         counts = np.bincount(self.tree_class, minlength=n_classes).astype(np.float64)
         sums = np.zeros((n, n_classes))
         for c in range(n_classes):

@@ -59,7 +59,7 @@ def _estimator(algorithm: str, seed: int, n_trees: int, n_jobs: int = -1) -> Any
         return ExtraTreesClassifier(
             n_estimators=n_trees,
             max_features="sqrt",
-            min_samples_leaf=1,
+            min_samples_leaf=2,
             class_weight="balanced_subsample",
             random_state=seed,
             n_jobs=n_jobs,
@@ -337,7 +337,7 @@ def train_bundle(
     meta = {
         "model_id": f"samplesort-{algorithm}-s{FEATURE_SCHEMA_VERSION}-{digest}",
         "algorithm": algorithm,
-        "n_trees": n_trees if algorithm == "forest" else 1,
+        "n_trees": n_trees if algorithm in ("forest", "extra") else 1,
         "seed": seed,
         "samplesort_version": __version__,
         "versions": {

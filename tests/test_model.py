@@ -52,10 +52,12 @@ def test_exported_trees_match_sklearn_predict_proba() -> None:
     target = (ts.y == "snare").astype(int)
     rf = RandomForestClassifier(n_estimators=15, random_state=0).fit(ts.X, target)
     trees = M.TreeArrays.from_estimators([rf])
-    X = np.random.default_rng(5).standard_normal((50, ts.X.shape[1])).astype(np.float32) * 3
-    np.testing.assert_allclose(
-        trees.predict_proba(X, 1)[:, 0], rf.predict_proba(X)[:, 1], atol=1e-12
-    )
+    # 50 rows take the numpy walk, 300 the compiled (numba) one: both equal sklearn exactly
+    for n in (50, 300):
+        X = np.random.default_rng(n).standard_normal((n, ts.X.shape[1])).astype(np.float32) * 3
+        np.testing.assert_allclose(
+            trees.predict_proba(X, 1)[:, 0], rf.predict_proba(X)[:, 1], atol=1e-12
+        )
 
 
 @pytest.mark.parametrize("algorithm", ["forest", "tree"])
