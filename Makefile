@@ -15,10 +15,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## demo: install, generate a small drum library, classify it with the bundled model
+## demo: install, generate a small drum library, scan it into a catalog with the bundled model
+## (exit 3 is expected: the demo library holds one broken file on purpose)
 demo: $(STAMP)
+	rm -rf demo-library demo-catalog.sqlite3*
 	$(BIN)/python -m fixtures.synth demo-library
-	$(BIN)/samplesort classify demo-library || test $$? -eq 3  # 3: the demo holds one broken file on purpose
+	$(BIN)/samplesort scan demo-library --catalog demo-catalog.sqlite3 || test $$? -eq 3
+	$(BIN)/samplesort ls --catalog demo-catalog.sqlite3
 
 ## test: the offline test suite (seconds)
 test: $(STAMP)

@@ -19,6 +19,7 @@ Progress = Callable[[int], None]
 JUNK_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 JUNK_DIRS = frozenset({"__MACOSX", ".git", ".Trash", "$RECYCLE.BIN"})
 BATCH = 64
+TASK_FILES = 32  # files per worker task: small enough to balance the two cores at the end
 
 
 def pin_blas_threads() -> None:
@@ -131,7 +132,7 @@ def analyse_many(
     from joblib import Parallel, delayed
 
     parallel = Parallel(n_jobs=jobs, return_as="generator", batch_size=1)
-    for batch in parallel(delayed(_analyse_batch)(b) for b in _batches(paths, BATCH)):
+    for batch in parallel(delayed(_analyse_batch)(b) for b in _batches(paths, TASK_FILES)):
         for r in batch:
             if progress:
                 progress(1)
