@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from . import __version__
+from .cli_options import JobsOpt, ModelOpt, fail, load_model
 from .errors import ExitCode, SampleSortError
 
 app = typer.Typer(
@@ -45,29 +46,6 @@ def main_callback(
     percussion, other) with hand-crafted features and one-vs-rest tree ensembles."""
 
 
-def _fail(exc: SampleSortError) -> typer.Exit:
-    typer.echo(f"samplesort: {exc}", err=True)
-    return typer.Exit(int(exc.exit_code))
-
-
-def _load_model(model: Path | None):  # noqa: ANN202
-    from .model import load, load_default
-
-    return load(model) if model is not None else load_default()
-
-
-ModelOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--model",
-        "-m",
-        help="A model file from `samplesort train` (default: the "
-        "bundled model). Only .npz tree files are read; nothing in them is executed.",
-    ),
-]
-JobsOpt = Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (0 = all cores).")]
-
-
 @app.command()
 def classify(
     paths: Annotated[
@@ -87,9 +65,9 @@ def classify(
     from . import pipeline, render
 
     try:
-        bundle = _load_model(model)
+        bundle = load_model(model)
     except SampleSortError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     found = pipeline.walk(paths)
     err = render.stderr()
     results = list(found.errors)
@@ -110,7 +88,7 @@ def classify(
         err.print("interrupted")
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     except SampleSortError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     failed = [r for r in results if not r.ok]
     if as_json:
         sys.stdout.flush()
@@ -191,7 +169,7 @@ def train(
         out.parent.mkdir(parents=True, exist_ok=True)
         bundle.save(out)
     except SampleSortError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     cv = bundle.meta.get("cv")
     if cv:
         for t in render.report_tables(cv, title=f"grouped CV ({groups}) of {out.name}"):
@@ -242,7 +220,7 @@ def evaluate(
     try:
         files, _ = pipeline.labeled_tree(root, groups=groups)
         if model is not None:
-            bundle = _load_model(model)
+            bundle = load_model(model)
             results = list(pipeline.classify([f.path for f in files], bundle, jobs=jobs))
             truth = {f.path: f.label for f in files}
             ok = [r for r in results if r.prediction is not None]
@@ -266,7 +244,7 @@ def evaluate(
             report = rep.as_dict()
             title = f"leave-one-{groups}-out on {root} ({algorithm}, augment {augment})"
     except SampleSortError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if as_json:
         print(json.dumps({"version": 1, "title": title, "errors": n_err, **report}))
     else:
@@ -306,7 +284,7 @@ def corpus(
     try:
         found, placed = pipeline.build_corpus(kind, source, out, mode="copy" if copy else "symlink")
     except SampleSortError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     from collections import Counter
 
     counts = Counter(i.label for i in found.items)

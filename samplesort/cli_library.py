@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from .cli_options import JobsOpt, ModelOpt, fail, load_model
 from .errors import ExitCode, SampleSortError
 
 if TYPE_CHECKING:
@@ -29,16 +30,6 @@ if TYPE_CHECKING:
 JSON_VERSION = 1
 SHOW_UNKNOWN = 20
 
-ModelOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--model",
-        "-m",
-        help="A model file from `samplesort train` (default: the bundled model). Only .npz "
-        "tree files are read; nothing in them is executed.",
-    ),
-]
-JobsOpt = Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (0 = all cores).")]
 CatalogOpt = Annotated[
     Path | None,
     typer.Option(
@@ -66,17 +57,6 @@ def register(app: typer.Typer) -> None:
         app.command(name=command.__name__.rstrip("_"))(command)
 
 
-def _load_model(model: Path | None):  # noqa: ANN202
-    from .model import load, load_default
-
-    return load(model) if model is not None else load_default()
-
-
-def _fail(exc: SampleSortError) -> typer.Exit:
-    typer.echo(f"samplesort: {exc}", err=True)
-    return typer.Exit(int(exc.exit_code))
-
-
 @contextmanager
 def _open(path: Path | None) -> Iterator[Catalog]:
     from .catalog import Catalog
@@ -84,11 +64,11 @@ def _open(path: Path | None) -> Iterator[Catalog]:
     try:
         cat = Catalog.open(path)
     except SampleSortError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     try:
         yield cat
     except SampleSortError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     finally:
         cat.close()
 
@@ -252,7 +232,7 @@ def scan(
 
     err = render.stderr()
     with _open(catalog) as cat:
-        bundle = _load_model(model) if model is not None else None
+        bundle = load_model(model) if model is not None else None
         with _scan_progress(sys.stderr.isatty() and not as_json) as (on_plan, advance):
             result = library.scan(
                 root,
@@ -310,7 +290,7 @@ def ls_(
         try:
             q = parse(query or [])
         except SampleSortError as exc:
-            raise _fail(exc) from None
+            raise fail(exc) from None
         rows = cat.entries(q, limit=limit)
         if paths or as_json:
             for e in rows:
@@ -368,7 +348,7 @@ def stats(
         try:
             s = cat.stats(parse(query or []))
         except SampleSortError as exc:
-            raise _fail(exc) from None
+            raise fail(exc) from None
     if as_json:
         print(json.dumps({"version": JSON_VERSION, **s}, ensure_ascii=False))
         return
@@ -410,10 +390,10 @@ def reclassify(
     err = render.stderr()
     with _open(catalog) as cat:
         try:
-            bundle = _load_model(model)
+            bundle = load_model(model)
             r = library.reclassify(cat, bundle, jobs=jobs)
         except SampleSortError as exc:
-            raise _fail(exc) from None
+            raise fail(exc) from None
     if as_json:
         print(json.dumps({"version": JSON_VERSION, **asdict(r)}, ensure_ascii=False))
     else:
