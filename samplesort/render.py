@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -193,7 +193,3 @@ def progress_bar(total: int, *, label: str, enabled: bool) -> Iterator[Any]:
     ) as prog:
         task = prog.add_task(label, total=total)
         yield lambda n=1: prog.advance(task, n)
-
-
-def lines(items: Iterable[str]) -> str:
-    return "\n".join(items)

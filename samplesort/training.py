@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .decide import top_labels
 from .features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
 from .model import ModelBundle, TreeArrays
 from .taxonomy import LABELS, UNKNOWN, group_of
@@ -145,16 +146,6 @@ def grouped_oof_scores(
     return scores
 
 
-def labels_from_scores(
-    scores: np.ndarray, labels: Sequence[str], thresholds: np.ndarray
-) -> np.ndarray:
-    """Vectorised `decide.decide(...).label` for a score matrix."""
-    best = np.argmax(scores, axis=1)
-    out = np.array(labels, dtype=object)[best]
-    out[scores[np.arange(len(scores)), best] < thresholds[best]] = UNKNOWN
-    return out
-
-
 def _macro_f1(y: np.ndarray, pred: np.ndarray, labels: Sequence[str]) -> float:
     f1s = []
     for lab in labels:
@@ -174,14 +165,14 @@ def choose_thresholds(
     is what makes a file that resembles nothing come out "unknown"."""
     grid = np.round(np.arange(THRESHOLD_RANGE[0], THRESHOLD_RANGE[1] + 1e-9, 0.025), 3)
     thr = np.full(len(labels), float(grid[0]))
-    best = _macro_f1(y, labels_from_scores(scores, labels, thr), labels)
+    best = _macro_f1(y, top_labels(scores, labels, thr), labels)
     for _ in range(passes):
         changed = False
         for c in range(len(labels)):
             for t in grid:
                 trial = thr.copy()
                 trial[c] = t
-                f1 = _macro_f1(y, labels_from_scores(scores, labels, trial), labels)
+                f1 = _macro_f1(y, top_labels(scores, labels, trial), labels)
                 if f1 > best + MIN_GAIN:
                     best, thr, changed = f1, trial, True
         if not changed:
@@ -261,7 +252,7 @@ def nested_labels(
     for g in sorted(set(groups.tolist())):
         held = groups == g
         thr = choose_thresholds(scores[~held], y[~held], labels)
-        out[held] = labels_from_scores(scores[held], labels, thr)
+        out[held] = top_labels(scores[held], labels, thr)
     return out
 
 

@@ -8,14 +8,13 @@ import numpy as np
 import pytest
 
 from samplesort import model as M
-from samplesort.decide import decide
+from samplesort.decide import decide, top_labels
 from samplesort.errors import ModelError, SchemaMismatch
 from samplesort.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
 from samplesort.training import (
     THRESHOLD_RANGE,
     TrainingSet,
     choose_thresholds,
-    labels_from_scores,
     score_predictions,
     train_bundle,
 )
@@ -140,7 +139,7 @@ def test_thresholds_and_scores() -> None:
     thr = choose_thresholds(scores, y, ("kick", "snare"))
     lo, hi = THRESHOLD_RANGE
     assert np.all(thr >= lo) and np.all(thr <= hi)
-    pred = labels_from_scores(scores, ("kick", "snare"), thr)
+    pred = top_labels(scores, ("kick", "snare"), thr)
     assert list(pred) == ["kick", "kick", "snare", "snare"]
     rep = score_predictions(
         ["kick", "kick", "snare", "clap"], ["kick", "unknown", "snare", "snare"]
