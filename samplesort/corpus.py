@@ -35,7 +35,7 @@ class Discovery:
     skipped: tuple[tuple[str, str], ...]  # (what, why)
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
     keep = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text.strip())
     return keep.strip("_") or "unnamed"
 
@@ -77,9 +77,7 @@ def hydrogen_kit(kit_dir: Path) -> Discovery:
                 skipped.append((f"{kit}/{fname}", "layer file missing or not audio"))
                 continue
             items.append(
-                CorpusItem(
-                    src, label, f"hydrogen:{kit}", f"{_slug(name)}__{_slug(Path(fname).name)}"
-                )
+                CorpusItem(src, label, f"hydrogen:{kit}", f"{slug(name)}__{slug(Path(fname).name)}")
             )
     return Discovery(tuple(items), tuple(skipped))
 
@@ -161,7 +159,7 @@ def drumsynth(presets_dir: Path) -> Discovery:
                 (f"drumsynth/{folder}/{src.name}", "preset name does not name one class")
             )
             continue
-        items.append(CorpusItem(src, label, f"drumsynth:{folder}", f"{_slug(src.stem)}.wav"))
+        items.append(CorpusItem(src, label, f"drumsynth:{folder}", f"{slug(src.stem)}.wav"))
     return Discovery(tuple(items), tuple(skipped))
 
 

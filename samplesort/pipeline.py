@@ -320,8 +320,10 @@ def training_set(
 
 
 def build_corpus(kind: str, source: Path, out: Path, *, mode: str = "symlink"):  # noqa: ANN201
-    """Place the labeled samples of a packaged source under `out/<label>/<group>/<name>`.
-    Returns (Discovery, placed count). Files already present (same source) are not duplicated."""
+    """Place the labeled samples of a packaged source under `out/<label>/<group>/<name>`
+    (DrumSynth presets are rendered to WAV). Returns (Discovery, placed count). Re-running is
+    idempotent in every mode: a sample already in place is not placed again; a preset that
+    cannot be rendered is reported in `Discovery.skipped`, never dropped silently."""
     from . import corpus, fsops
 
     if kind not in corpus.SOURCES:
@@ -329,9 +331,10 @@ def build_corpus(kind: str, source: Path, out: Path, *, mode: str = "symlink"): 
     found = corpus.SOURCES[kind](Path(source))
     items, _ = corpus.dedupe(found.items)
     placed = 0
+    failed: set[Path] = set()
+    skipped = list(found.skipped)
     for item in items:
-        group_dir = corpus._slug(item.group.replace(":", "_"))
-        dest = Path(out) / item.label / group_dir / item.name
+        dest = Path(out) / item.label / corpus.slug(item.group.replace(":", "_")) / item.name
         if item.source.suffix == ".ds":  # a DrumSynth preset: render it
             from . import drumsynth
 
@@ -339,12 +342,14 @@ def build_corpus(kind: str, source: Path, out: Path, *, mode: str = "symlink"): 
                 continue
             try:
                 fsops.write_wav(dest, drumsynth.render(item.source, sr_hz=44100), 44100)
-            except SampleSortError:
+            except SampleSortError as exc:
+                skipped.append((str(item.source), str(exc)))
+                failed.add(item.source)
                 continue
-            placed += 1
+        elif os.path.lexists(dest) and fsops.same_file_content(dest, item.source):
             continue
-        if dest.is_symlink() and os.path.realpath(dest) == os.path.realpath(item.source):
-            continue
-        fsops.place(item.source, dest, mode=mode)
+        else:
+            fsops.place(item.source, dest, mode=mode)
         placed += 1
-    return corpus.Discovery(items, found.skipped), placed
+    kept = tuple(i for i in items if i.source not in failed)
+    return corpus.Discovery(kept, tuple(skipped)), placed
