@@ -8,12 +8,16 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import audio, features
 from .errors import SampleSortError, UsageError
 from .records import FileResult
+
+if TYPE_CHECKING:
+    from .model import ModelBundle
 
 Progress = Callable[[int], None]
 JUNK_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
@@ -151,16 +155,14 @@ def resolve_jobs(jobs: int | None) -> int:
 
 def classify(
     paths: Sequence[Path],
-    model: object,
+    model: ModelBundle,
     *,
     jobs: int | None = None,
     progress: Progress | None = None,
 ) -> Iterator[FileResult]:
     """Analyse and label each file; yields FileResults with a Prediction or an error."""
     from .decide import decide
-    from .model import ModelBundle
 
-    assert isinstance(model, ModelBundle)
     pending: list[FileResult] = []
 
     def flush() -> Iterator[FileResult]:

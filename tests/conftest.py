@@ -15,22 +15,6 @@ from samplesort.taxonomy import LABELS
 WriteAudio = Callable[..., Path]
 
 
-def _write_audio(
-    path: Path,
-    x: np.ndarray,
-    *,
-    sr: int = synth.SR_HZ,
-    subtype: str | None = None,
-    format: str | None = None,
-) -> Path:
-    """Write `x` (frames, or frames x channels) to `path` with soundfile."""
-    import soundfile as sf
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), np.asarray(x), sr, subtype=subtype, format=format)
-    return path
-
-
 @pytest.fixture
 def write_audio(tmp_path: Path) -> WriteAudio:
     """`write_audio(name, x, sr=..., subtype=..., format=...)` -> the written file in tmp_path."""
@@ -43,7 +27,7 @@ def write_audio(tmp_path: Path) -> WriteAudio:
         subtype: str | None = None,
         format: str | None = None,
     ) -> Path:
-        return _write_audio(tmp_path / name, x, sr=sr, subtype=subtype, format=format)
+        return synth.write(tmp_path / name, x, sr=sr, subtype=subtype, format=format)
 
     return write
 
