@@ -154,3 +154,21 @@ def test_train_then_classify_with_the_new_model(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     labels = [json.loads(line)["label"] for line in result.stdout.strip().splitlines()]
     assert labels.count("kick") >= 4  # trained on these very kits: most come back as kick
+
+
+def test_classify_missing_folder_is_a_per_path_error(tmp_path: Path, model_args) -> None:
+    good = synth.write(tmp_path / "lib" / "kick.wav", synth.voice("kick", seed=3))
+    gone = tmp_path / "not there"
+    result = runner.invoke(app, ["classify", "--json", *model_args, str(gone), str(good)])
+    assert result.exit_code == 3, result.output
+    rows = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert {r["path"] for r in rows} == {str(gone), str(good)}
+    error = next(r for r in rows if r["path"] == str(gone))
+    assert "no such file or directory" in error["error"]
+
+
+def test_train_refuses_a_tree_without_labels(tmp_path: Path) -> None:
+    synth.write(tmp_path / "drums" / "k.wav", synth.voice("kick"))
+    result = runner.invoke(app, ["train", str(tmp_path), "--out", str(tmp_path / "m.npz")])
+    assert result.exit_code == 2
+    assert "no labeled audio" in result.output and not (tmp_path / "m.npz").exists()
