@@ -295,9 +295,10 @@ def corpus(
     err.print(", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
 
 
-from .cli_library import register  # noqa: E402  (scan, ls, stats, reclassify, dupes)
+from . import cli_library, cli_organize  # noqa: E402
 
-register(app)
+cli_library.register(app)  # scan, ls, stats, reclassify, dupes
+cli_organize.register(app)  # organize, tag, undo, history
 
 
 def main() -> None:
