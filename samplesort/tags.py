@@ -136,7 +136,7 @@ def _read_fields(path: Path, kind: str) -> dict[str, str]:
                 return _id3_fields(_load_id3(_chunk_bytes(f, ch), path)) if ch else {}
             if kind == "mp3":
                 return _id3_fields(_load_id3(_leading_id3(f), path))
-        return _vorbis_fields(_open_vorbis(path, kind).tags)
+        return _vorbis_fields(_open_vorbis(path, kind, path).tags)
     except TagError:
         raise
     except Exception as exc:  # mutagen.MutagenError, OSError, struct.error, ...
@@ -521,10 +521,10 @@ def _edit_id3(id3: Any, tags: SampleTags, prev: dict[str, str]) -> Any:
     if id3 is None:
         id3 = ID3()
         id3.version = (2, 3, 0)
-    id3.setall("TCON", [TCON(encoding=3, text=[tags.label])])
+    id3.setall("TCON", [TCON(encoding=_enc(tags.label), text=[tags.label])])
     for frame in (TIT1, GRP1):
         if tags.group:
-            id3.setall(frame.__name__, [frame(encoding=3, text=[tags.group])])
+            id3.setall(frame.__name__, [frame(encoding=_enc(tags.group), text=[tags.group])])
         elif prev.get("group") and any(
             list(f.text) == [prev["group"]] for f in id3.getall(frame.__name__)
         ):
@@ -533,13 +533,23 @@ def _edit_id3(id3: Any, tags: SampleTags, prev: dict[str, str]) -> Any:
     if all(str(f.text[0] if f.text else "").startswith(COMMENT_PREFIX) for f in plain):
         for f in plain:
             del id3[f.HashKey]
-        id3.add(COMM(encoding=3, lang="eng", desc="", text=[tags.comment()]))
+        id3.add(COMM(encoding=_enc(tags.comment()), lang="eng", desc="", text=[tags.comment()]))
     fields = tags.fields()
     for name, key in FIELD_KEYS.items():
         id3.delall(f"TXXX:{key}")
         if name in fields:
-            id3.add(TXXX(encoding=3, desc=key, text=[fields[name]]))
+            id3.add(TXXX(encoding=_enc(fields[name]), desc=key, text=[fields[name]]))
     return id3
+
+
+def _enc(text: str) -> int:
+    """ID3 text encoding: Latin-1 (0) when it can hold `text` (compact, read by everything),
+    else UTF-8 (3; mutagen writes UTF-16 in ID3v2.3)."""
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return 3
+    return 0
 
 
 def _id3_version(id3: Any) -> int:
@@ -570,18 +580,22 @@ def _id3_fields(id3: Any) -> dict[str, str]:
 # --- MP3, FLAC, OGG through mutagen ----------------------------------------------------------
 
 
-def _open_vorbis(path: Path, kind: str) -> Any:
+def _open_vorbis(path: Path, kind: str, shown: Path) -> Any:
+    """mutagen's FLAC / OggVorbis for `path`; errors name `shown` (the user's file)."""
     if kind == "flac":
         from mutagen.flac import FLAC
 
-        return FLAC(path)
+        try:
+            return FLAC(path)
+        except Exception as exc:
+            raise TagError(f"{shown}: not a readable FLAC file ({_reason(exc)})") from exc
     from mutagen.oggvorbis import OggVorbis
 
     try:
         return OggVorbis(path)
     except Exception as exc:
         raise TagError(
-            f"{path}: not Ogg Vorbis ({_reason(exc)}); only Vorbis .ogg files are tagged"
+            f"{shown}: not Ogg Vorbis ({_reason(exc)}); only Vorbis .ogg files are tagged"
         ) from exc
 
 
@@ -624,7 +638,7 @@ def _edit_with_mutagen(tmp: Path, path: Path, kind: str, tags: SampleTags) -> No
             id3.update_to_v23()
         id3.save(tmp, v1=1, v2_version=version)
         return
-    audio = _open_vorbis(tmp, kind)
+    audio = _open_vorbis(tmp, kind, path)
     if audio.tags is None:
         audio.add_tags()
     _edit_vorbis(audio.tags, tags, _vorbis_fields(audio.tags))
@@ -643,7 +657,7 @@ def _verify(
             raise TagError(f"{path}: audio payload would change; not tagged")
         problem = _decode_difference(path, tmp)
         if problem:
-            raise TagError(f"{path}: {problem} after tagging; not tagged")
+            raise TagError(f"{path}: {problem}; not tagged")
         got = _read_fields(tmp, kind)
     except TagError as exc:
         raise TagError(str(exc).replace(str(tmp), f"{path} (tagged copy)")) from exc
@@ -728,18 +742,23 @@ def _decode_difference(a: Path, b: Path) -> str | None:
     import soundfile as sf
 
     try:
-        fa, fb = sf.SoundFile(str(a)), sf.SoundFile(str(b))
+        fa = sf.SoundFile(str(a))
     except Exception as exc:
-        return f"not decodable ({_reason(exc)})"
+        return f"not readable audio ({_reason(exc)})"
+    try:
+        fb = sf.SoundFile(str(b))
+    except Exception as exc:
+        fa.close()
+        return f"the tagged copy would not decode ({_reason(exc)})"
     with fa, fb:
         shape_a = (fa.samplerate, fa.channels, fa.frames, fa.format, fa.subtype)
         shape_b = (fb.samplerate, fb.channels, fb.frames, fb.format, fb.subtype)
         if shape_a != shape_b:
-            return f"stream changes from {shape_a} to {shape_b}"
+            return f"tagging would change the stream from {shape_a} to {shape_b}"
         while True:
             xa = fa.read(65536, dtype="float64")
             xb = fb.read(65536, dtype="float64")
             if xa.tobytes() != xb.tobytes():
-                return "decoded samples differ"
+                return "tagging would change the decoded samples"
             if len(xa) == 0:
                 return None
