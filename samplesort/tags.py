@@ -26,18 +26,22 @@ described; every other tag, frame, comment, INFO item and chunk is kept byte for
 * ID3 keeps the version a file already has (v2.4 stays v2.4); new tags are ID3v2.3, which
   Windows, older DAWs and hardware samplers read. In WAV/AIFF the ID3 tag has no padding.
 
-How a write happens (`write_tags`): refuse symlinks, hard-linked, read-only files and
-read-only folders; copy (MP3/FLAC/OGG, then mutagen edits the copy) or rebuild (WAV/AIFF:
-every chunk streamed over unchanged, in order, with the `id3 ` chunk and `LIST`/`INFO` list
-replaced in place or appended after the last chunk, pad bytes written, form size fixed) into
-`.<name>.samplesort-*.tmp` in the same folder; then verify the copy: the raw audio payload is
-identical (WAV/AIFF: every chunk we do not own, same order and bytes; FLAC: STREAMINFO, every
-non-comment block and all frames; OGG: identification and setup headers and every audio page
-but its sequence number/CRC; MP3: everything between the ID3v2 tag and an ID3v1 tag),
-libsndfile decodes the same samples, and our fields read back; then fsync, `os.replace`,
-fsync the folder. On any failure the copy is removed, the original is untouched, and a
-`TagError` names the file and the reason. RF64/BW64, RIFX, truncated and garbled files are
-refused rather than repaired.
+How a write happens (`write_tags`): refuse symlinks, hard-linked and read-only files and
+read-only folders; take the container from the file's first bytes (an AIFF named .wav is
+tagged as AIFF); copy it (MP3/FLAC/OGG, then mutagen edits the copy) or rebuild it (WAV/AIFF:
+every chunk streamed over unchanged and in order, the `id3 ` chunk and `LIST`/`INFO` list
+replaced in place or appended after the last chunk, pad bytes written where a writer left
+them out, form size fixed) into `.<name>.<random>.samplesort.tmp` beside it (no audio suffix,
+so folder watchers ignore it); verify the copy: the raw audio payload is identical (WAV/AIFF:
+every chunk we do not own, same order and bytes; FLAC: STREAMINFO, every non-comment block and
+all frames; OGG: every packet but the comment header, and the granule position of every page
+that ends an audio packet; MP3: everything between the ID3v2 tag and an ID3v1 tag),
+libsndfile decodes the original and the copy to the same samples, and our fields read back;
+then fsync, `os.replace`, fsync the folder. On any failure the copy is removed, the original
+is untouched, and a `TagError` names the file and the reason. RF64/BW64, RIFX, truncated and
+garbled files, and files libsndfile cannot decode, are refused rather than repaired. (An Ogg
+file whose first audio packets share a page with the setup header is refused: mutagen
+re-pages the headers and zeroes that page's granule position, which shifts the stream start.)
 """
 
 from __future__ import annotations
@@ -165,8 +169,8 @@ def write_tags(path: Path, tags: SampleTags, *, preserve_mtime: bool = False) ->
     `preserve_mtime` keeps the file's modification time (default: the change shows as new).
     Raises `TagError` (one line: the file and the reason) and leaves the original untouched."""
     path = Path(path)
-    kind = _kind(path)
     st = _check_writable(path)
+    kind = _kind(path)
     tmp: Path | None = None
     try:
         fd, name = tempfile.mkstemp(
@@ -212,21 +216,44 @@ def write_tags(path: Path, tags: SampleTags, *, preserve_mtime: bool = False) ->
 
 
 def _kind(path: Path) -> str:
+    """The container, from the first bytes (a .wav that is really AIFF is tagged as AIFF),
+    for the suffixes samplesort tags; TagError for any other suffix."""
+    if not can_tag(path):
+        raise TagError(f"{path}: cannot tag {path.suffix or 'suffix-less'} files")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if head[:3] == b"ID3" and len(head) >= 10:
+                f.seek(_id3_size(head))
+                return "flac" if f.read(4) == b"fLaC" else "mp3"
+    except OSError as exc:
+        raise TagError(f"{path}: cannot read: {_reason(exc)}") from exc
+    for magic, kind in _MAGIC.items():
+        if head.startswith(magic):
+            return kind
     suffix = path.suffix.lower()
-    if suffix in _WAV:
-        return "wav"
-    if suffix in _AIFF:
-        return "aiff"
-    if suffix in (".flac", ".ogg", ".mp3"):
-        return suffix[1:]
-    raise TagError(f"{path}: cannot tag {suffix or 'suffix-less'} files")
+    return "wav" if suffix in _WAV else "aiff" if suffix in _AIFF else suffix[1:]
+
+
+_MAGIC = {
+    b"RIFF": "wav",
+    b"RIFX": "wav",
+    b"RF64": "wav",
+    b"BW64": "wav",
+    b"FORM": "aiff",
+    b"fLaC": "flac",
+    b"OggS": "ogg",
+}
 
 
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror.lower()
     lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
+    reason = lines[0] if lines else type(exc).__name__
+    if reason.startswith("Error opening") and "': " in reason:  # soundfile names the file
+        reason = reason.split("': ", 1)[1]
+    return reason
 
 
 def _check_writable(path: Path) -> os.stat_result:
@@ -274,6 +301,7 @@ class _Chunk:
     offset: int  # of the 8-byte header
     size: int  # declared data size
     list_type: bytes = b""  # first 4 data bytes of a LIST chunk
+    padded: bool = True  # an odd-sized chunk is followed by its pad byte (some writers omit it)
 
     @property
     def data_offset(self) -> int:
@@ -315,7 +343,7 @@ def _parse_form(f: BinaryIO, path: Path, kind: str) -> _Form:
     head = f.read(12)
     want = (b"RIFF", (b"WAVE",)) if kind == "wav" else (b"FORM", (b"AIFF", b"AIFC"))
     if len(head) < 12:
-        raise TagError(f"{path}: too short ({file_size} bytes) to be a {kind.upper()} file")
+        raise TagError(f"{path}: too short ({file_size} bytes) for a {kind.upper()} file")
     magic, form_type = head[:4], head[8:12]
     if magic in (b"RF64", b"BW64"):
         raise TagError(f"{path}: {magic.decode()} (64-bit WAV) files are not supported; not tagged")
@@ -344,13 +372,29 @@ def _parse_form(f: BinaryIO, path: Path, kind: str) -> _Form:
                 f"bytes, the file ends {end - file_size} bytes early"
             )
         list_type = f.read(4) if cid == b"LIST" and size >= 4 else b""
-        chunks.append(_Chunk(cid, pos, size, list_type))
-        pos = end + (size & 1 if end < file_size else 0)  # a missing final pad byte is tolerated
+        # A pad byte should be 0; where the next chunk starts without it (or the file ends),
+        # the writer left it out: tolerated, and written when the file is rebuilt.
+        padded = not size & 1 or (
+            end < file_size and (end + 1 >= limit or not _header_fits(f, end, fmt, file_size))
+        )
+        chunks.append(_Chunk(cid, pos, size, list_type, padded))
+        pos = end + (size & 1 if padded else 0)
     needed = (b"fmt ", b"data") if kind == "wav" else (b"COMM",)
     for cid in needed:
         if not any(c.cid == cid for c in chunks):
             raise TagError(f"{path}: no {cid.decode()!r} chunk; not a valid {kind.upper()} file")
     return _Form(big, magic, form_type, tuple(chunks), pos, file_size)
+
+
+def _header_fits(f: BinaryIO, at: int, fmt: str, file_size: int) -> bool:
+    """True if a plausible chunk header (printable id, data inside the file) starts at `at`."""
+    f.seek(at)
+    header = f.read(8)
+    return (
+        len(header) == 8
+        and all(0x20 <= b <= 0x7E for b in header[:4])
+        and at + 8 + struct.unpack(fmt, header[4:])[0] <= file_size
+    )
 
 
 def _chunk_bytes(f: BinaryIO, ch: _Chunk) -> bytes:
@@ -410,9 +454,9 @@ def _write_iff(src: BinaryIO, dst: BinaryIO, path: Path, kind: str, tags: Sample
             _write_chunk(dst, cid, new[ch.offset], fmt)
             continue
         _copy_range(src, dst, ch.offset, 8 + ch.size)
-        if ch.size & 1:
+        if ch.size & 1:  # keep the pad byte; write one where the file left it out
             src.seek(ch.data_offset + ch.size)
-            dst.write(src.read(1) or b"\0")  # keep the pad byte; add one if it was missing
+            dst.write(src.read(1) if ch.padded else b"\0")
     for cid, data in tail:
         _write_chunk(dst, cid, data, fmt)
     form_size = dst.tell() - 8
@@ -440,11 +484,20 @@ def _info_items(payload: bytes, path: Path) -> list[tuple[bytes, bytes]]:
             raise TagError(f"{path}: malformed LIST/INFO chunk (item at {pos}); not tagged")
         items.append((cid, payload[pos + 8 : pos + 8 + size]))
         pos += 8 + size
-        if size & 1 and pos < len(payload) and payload[pos] == 0:
-            pos += 1  # a pad byte (some writers leave it out)
+        if size & 1 and pos < len(payload) and (payload[pos] == 0 or not _item_at(payload, pos)):
+            pos += 1  # a pad byte (some writers leave it out, some write garbage)
     if any(payload[pos:]):
         raise TagError(f"{path}: malformed LIST/INFO chunk (stray bytes); not tagged")
     return items
+
+
+def _item_at(payload: bytes, pos: int) -> bool:
+    head = payload[pos : pos + 8]
+    return (
+        len(head) == 8
+        and all(0x20 <= b <= 0x7E for b in head[:4])
+        and pos + 8 + struct.unpack("<I", head[4:])[0] <= len(payload)
+    )
 
 
 def _info_text(raw: bytes) -> str:
@@ -653,8 +706,12 @@ def _verify(
 ) -> None:
     """Raise TagError unless the temp copy holds the same audio and our fields read back."""
     try:
-        if _payload(src, path, kind) != _payload(dst, tmp, kind):
-            raise TagError(f"{path}: audio payload would change; not tagged")
+        before, after = _payload(src, path, kind), _payload(dst, tmp, kind)
+        if before != after:
+            what = "the audio payload"
+            if kind == "ogg" and [v[0] for v in before.values()] == [v[0] for v in after.values()]:
+                what = "the Ogg page granule positions (mutagen re-pages the headers)"
+            raise TagError(f"{path}: tagging would change {what}; not tagged")
         problem = _decode_difference(path, tmp)
         if problem:
             raise TagError(f"{path}: {problem}; not tagged")
@@ -665,7 +722,7 @@ def _verify(
         raise TagError(f"{path}: tags did not read back as written ({got}); not tagged")
 
 
-def _payload(f: BinaryIO, path: Path, kind: str) -> object:
+def _payload(f: BinaryIO, path: Path, kind: str) -> Any:
     """What tagging must not change, as a comparable value (digests of the audio parts)."""
     f.seek(0)
     if kind in ("wav", "aiff"):
@@ -710,31 +767,38 @@ def _flac_payload(f: BinaryIO, path: Path) -> object:
 
 
 def _ogg_payload(f: BinaryIO, path: Path) -> object:
-    """Vorbis identification + setup packets and every audio page minus sequence number/CRC."""
+    """Per logical stream: every packet but the comment header (packet 1), and the granule
+    position and end-of-stream flag of each page that ends an audio packet, keyed by that
+    packet's index. Re-paging the headers (sequence numbers, CRCs) does not change it."""
     f.seek(0)
-    headers: dict[int, list[bytes]] = {}
+    packets: dict[int, hashlib.blake2b] = {}
+    count: dict[int, int] = {}
     partial: dict[int, bytes] = {}
-    h = hashlib.blake2b()
+    timing: dict[int, list[tuple[int, int, int]]] = {}
     while True:
         head = f.read(27)
         if not head:
             break
         if len(head) < 27 or head[:4] != b"OggS":
             raise TagError(f"{path}: malformed Ogg page at offset {f.tell() - len(head)}")
-        serial = struct.unpack("<I", head[14:18])[0]
+        granule, serial = struct.unpack("<qI", head[6:18])
         lacing = f.read(head[26])
         body = f.read(sum(lacing))
-        done = headers.setdefault(serial, [])
-        if len(done) >= 3:
-            h.update(head[5:18] + lacing + body)  # flags, granule, serial; not seq/CRC
-            continue
-        pos = 0
+        if len(lacing) < head[26] or len(body) < sum(lacing):
+            raise TagError(f"{path}: truncated Ogg page at offset {f.tell()}")
+        digest = packets.setdefault(serial, hashlib.blake2b())
+        pos, ended = 0, False
         for n in lacing:
             partial[serial] = partial.get(serial, b"") + body[pos : pos + n]
             pos += n
             if n < 255:
-                done.append(partial.pop(serial))
-    return {s: (p[:1] + p[2:]) for s, p in headers.items()}, h.digest()
+                packet, index, ended = partial.pop(serial), count.get(serial, 0), True
+                count[serial] = index + 1
+                if index != 1:
+                    digest.update(struct.pack("<QQ", index, len(packet)) + packet)
+        if ended and count[serial] > 3 or head[5] & 4:  # a page ending audio packets, or EOS
+            timing.setdefault(serial, []).append((count.get(serial, 0), granule, head[5] & 4))
+    return {s: (d.digest(), timing.get(s, [])) for s, d in packets.items()}
 
 
 def _decode_difference(a: Path, b: Path) -> str | None:

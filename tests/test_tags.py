@@ -123,12 +123,12 @@ def id3_bytes(**frames: str) -> bytes:
     return bio.getvalue()
 
 
-def build_wav(parts: list[tuple[bytes, bytes]], *, final_pad: bool = True) -> bytes:
+def build_wav(parts: list[tuple[bytes, bytes]], *, unpadded: tuple[bytes, ...] = ()) -> bytes:
+    """A RIFF/WAVE file of `parts`; chunks named in `unpadded` lack their pad byte."""
     body = b""
     for cid, data in parts:
-        body += cid + struct.pack("<I", len(data)) + data + b"\0" * (len(data) & 1)
-    if not final_pad and len(parts[-1][1]) & 1:
-        body = body[:-1]
+        pad = b"\0" * (len(data) & 1) if cid not in unpadded else b""
+        body += cid + struct.pack("<I", len(data)) + data + pad
     return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WAVE" + body
 
 
@@ -341,20 +341,59 @@ def test_group_cleared_only_where_samplesort_wrote_it(tmp_path: Path) -> None:
     assert info(path)["IKEY"] == "samplesort; unknown"
 
 
-def test_odd_chunks_and_missing_final_pad_byte(tmp_path: Path) -> None:
+@pytest.mark.parametrize("unpadded", [(), (b"data",), (b"data", b"smpl")])
+def test_odd_chunks_with_and_without_pad_bytes(tmp_path: Path, unpadded: tuple[bytes, ...]) -> None:
     path = tmp_path / "odd.wav"
     data = u8_data(999)
-    path.write_bytes(
-        build_wav([(b"fmt ", U8_FMT), (b"note", b"abc"), (b"data", data)], final_pad=False)
-    )
-    assert path.stat().st_size % 2 == 1  # the last odd chunk lacks its pad byte
+    parts = [(b"fmt ", U8_FMT), (b"note", b"abc"), (b"data", data), (b"smpl", b"odd")]
+    path.write_bytes(build_wav(parts, unpadded=unpadded))
     before = decoded(path)
     write_tags(path, KICK)
-    assert [c for c, _ in chunks(path)] == [b"fmt ", b"note", b"data", b"LIST", b"id3 "]
+    assert [c for c, _ in chunks(path)] == [b"fmt ", b"note", b"data", b"smpl", b"LIST", b"id3 "]
     assert chunk(path, b"data") == data and chunk(path, b"note") == b"abc"
+    assert chunk(path, b"smpl") == b"odd"
     assert decoded(path) == before and info(path)["IGNR"] == "kick"
     with wave.open(str(path)) as w:
         assert w.readframes(w.getnframes()) == data
+
+
+def test_info_item_with_garbage_pad_byte(tmp_path: Path) -> None:
+    """Sound Forge 6 wrote a non-zero pad byte after an odd INFO item (a real file in the
+    Hydrogen kits); the items are still read and kept."""
+    items = info_payload(ISFT="Sound Forge", ICRD="2004-06-11")
+    assert items.endswith(b"2004-06-11\0\0")
+    path = tmp_path / "sf.wav"
+    path.write_bytes(
+        build_wav([(b"fmt ", U8_FMT), (b"data", u8_data()), (b"LIST", items[:-1] + b"\x02")])
+    )
+    write_tags(path, KICK)
+    assert info(path) == {
+        "ISFT": "Sound Forge",
+        "ICRD": "2004-06-11",
+        "IGNR": "kick",
+        "IKEY": "samplesort; kick",
+        "ICMT": KICK.comment(),
+    }
+
+
+def test_container_detected_from_content(tmp_path: Path) -> None:
+    """An AIFF named .wav is tagged as the AIFF it is (ID3 chunk, no RIFF INFO)."""
+    path = make(tmp_path, "pcm16.aiff").rename(tmp_path / "really-aiff.wav")
+    before = decoded(path)
+    write_tags(path, KICK)
+    assert read_tags(path)["label"] == "kick" and decoded(path) == before
+    assert [c for c, _ in chunks(path)][-1] == b"ID3 "
+
+
+def test_unreadable_existing_id3_chunk_refused(tmp_path: Path) -> None:
+    path = tmp_path / "bad-id3.wav"
+    path.write_bytes(
+        build_wav([(b"fmt ", U8_FMT), (b"data", u8_data()), (b"id3 ", b"ID3\x04\0\0\x7f\x7f")])
+    )
+    original = path.read_bytes()
+    with pytest.raises(TagError, match="existing ID3 tag is unreadable"):
+        write_tags(path, KICK)
+    assert path.read_bytes() == original and [p.name for p in tmp_path.iterdir()] == ["bad-id3.wav"]
 
 
 def broken_files(tmp_path: Path) -> dict[str, Path]:
@@ -448,6 +487,9 @@ def test_read_tags_of_untagged_files_is_empty(tmp_path: Path) -> None:
     for name in FORMATS:
         assert read_tags(make(tmp_path, name)) == {}
     assert read_riff_info(tmp_path / "pcm16.wav") == {}
+    (tmp_path / "x.m4a").write_bytes(b"\0\0\0\x20ftypM4A ")
     with pytest.raises(TagError, match="cannot tag .m4a"):
         write_tags(tmp_path / "x.m4a", KICK)
+    with pytest.raises(TagError, match="no such file"):
+        write_tags(tmp_path / "missing.wav", KICK)
     assert stat.S_ISREG((tmp_path / "pcm16.wav").stat().st_mode)
