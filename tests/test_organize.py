@@ -420,3 +420,88 @@ def test_templates_fields_and_notes(tmp_path: Path, model) -> None:  # noqa: ANN
     assert item.note and parts[1] == item.note  # a kick has a clear low pitch, e.g. "A1"
     assert parts[2] == "My_Pack" and parts[3] == "_CON.wav"
     assert np.isfinite(item.confidence)
+
+
+FORMATS = {  # name -> (soundfile subtype, format)
+    "a.wav": ("PCM_24", "WAV"),
+    "b.aiff": ("PCM_16", "AIFF"),
+    "c.flac": ("PCM_16", "FLAC"),
+    "d.ogg": ("VORBIS", "OGG"),
+    "e.mp3": ("MPEG_LAYER_III", "MP3"),
+}
+
+
+def _every_format(root: Path) -> list[Path]:
+    out = []
+    for i, (name, (subtype, fmt)) in enumerate(FORMATS.items()):
+        x = synth.voice(VOICES[i % len(VOICES)], seed=i)[: int(0.4 * synth.SR_HZ)]
+        out.append(synth.write(root / "Pack" / name, x, subtype=subtype, format=fmt))
+    return out
+
+
+def _decoded(path: Path) -> np.ndarray:
+    import soundfile as sf
+
+    return sf.read(str(path), dtype="float32")[0]
+
+
+def test_organize_tag_every_format_then_undo_is_byte_identical(tmp_path: Path, model) -> None:  # noqa: ANN001
+    from samplesort.tags import read_tags
+
+    lib = tmp_path / "lib"
+    files = _every_format(lib)
+    audio = {f.name: _decoded(f) for f in files}
+    before = tree(lib)
+    with Catalog.open(tmp_path / "c.db") as cat:
+        r = organize(lib, opts(tmp_path / "out", tag=True), catalog=cat, model=model)
+        assert r.status == "ok", r.errors
+        assert r.done == 10  # 5 moves + 5 tag writes
+        for i in r.items:
+            t = read_tags(i.dest)
+            assert t["label"] == i.label and t["model_id"] == model.model_id
+            assert np.array_equal(_decoded(i.dest), audio[i.dest.name])  # audio untouched
+        # the catalog keeps the analysis and takes the new size/mtime: a rescan decodes nothing
+        from samplesort import library
+
+        assert library.plan_scan(tmp_path / "out", cat).todo == ()
+        u = actions.undo(Journal(cat), r.run_id)  # type: ignore[arg-type]
+        assert u.status == "ok", u.errors
+    assert tree(lib) == before
+
+
+def test_tag_command_then_undo(tmp_path: Path) -> None:
+    from samplesort.tags import read_tags
+
+    lib = tmp_path / "lib"
+    files = _every_format(lib)
+    (lib / "Pack" / "notes.txt").write_text("not audio")
+    before = tree(lib)
+    cat = str(tmp_path / "c.db")
+    r = runner.invoke(app, ["tag", str(lib), "-c", cat, "--dry-run", "--json"])
+    assert r.exit_code == 0, r.output
+    assert len(json.loads(r.stdout)["items"]) == 5 and tree(lib) == before
+    r = runner.invoke(app, ["tag", str(lib), "-c", cat, "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["done"] == 5 and out["run"] is not None
+    assert all(read_tags(f)["label"] for f in files)
+    assert tree(lib) != before
+    u = runner.invoke(app, ["undo", str(out["run"]), "-c", cat])
+    assert u.exit_code == 0, u.output
+    assert tree(lib) == before
+
+
+@pytest.mark.parametrize("point", ["before:1", "after:3", "before:5"])
+def test_kill_9_during_tag_writes_then_undo(tmp_path: Path, point: str) -> None:
+    lib = tmp_path / "lib"
+    _every_format(lib)
+    before = tree(lib)
+    cat = tmp_path / "c.db"
+    r = _cli("tag", str(lib), "-c", str(cat), "-j", "1", env={actions.FAULT_ENV: point})
+    assert r.returncode == -9, r.stderr
+    with Catalog.open(cat) as c:
+        j = Journal(c)
+        (run,) = j.runs()
+        assert run.status == "crashed"
+        assert actions.undo(j, run.id).status == "ok"
+    assert tree(lib) == before
