@@ -37,7 +37,8 @@ every chunk we do not own, same order and bytes; FLAC: STREAMINFO, every non-com
 all frames; OGG: every packet but the comment header, and the granule position of every page
 that ends an audio packet; MP3: everything between the ID3v2 tag and an ID3v1 tag),
 libsndfile decodes the original and the copy to the same samples, and our fields read back;
-then fsync, `os.replace`, fsync the folder. On any failure the copy is removed, the original
+copy the mode, owner (where allowed) and extended attributes (and the mtime if asked); then
+fsync, `os.replace`, fsync the folder. On any failure the copy is removed, the original
 is untouched, and a `TagError` names the file and the reason. RF64/BW64, RIFX, truncated and
 garbled files, and files libsndfile cannot decode, are refused rather than repaired. (An Ogg
 file whose first audio packets share a page with the setup header is refused too: mutagen
@@ -190,14 +191,14 @@ def write_tags(path: Path, tags: SampleTags, *, preserve_mtime: bool = False) ->
             dst.seek(0)
             _verify(src, dst, path, tmp, kind, tags)
             dst.flush()
-            os.fchmod(dst.fileno(), stat.S_IMODE(st.st_mode))
             try:
                 os.fchown(dst.fileno(), st.st_uid, st.st_gid)
             except OSError:
                 pass  # not ours to give away; the file keeps our ownership
+            shutil.copystat(path, tmp)  # mode, flags, extended attributes (e.g. colour labels)
+            if not preserve_mtime:
+                os.utime(tmp)
             os.fsync(dst.fileno())
-        if preserve_mtime:
-            os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
         now = os.stat(path, follow_symlinks=False)
         if (now.st_ino, now.st_size, now.st_mtime_ns) != (st.st_ino, st.st_size, st.st_mtime_ns):
             raise TagError(f"{path}: changed while being tagged; not tagged")

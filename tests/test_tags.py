@@ -503,13 +503,21 @@ def test_symlinks_and_hard_links_refused(tmp_path: Path) -> None:
     assert read_tags(path) == {}
 
 
-def test_preserve_mtime_option(tmp_path: Path) -> None:
+def test_mode_xattrs_and_optionally_mtime_kept(tmp_path: Path) -> None:
     path = make(tmp_path, "pcm16.flac")
+    path.chmod(0o640)
     os.utime(path, ns=(1_000_000_000, 1_000_000_000))
+    try:
+        os.setxattr(path, "user.samplesort-test", b"red")
+        has_xattr = True
+    except (AttributeError, OSError):
+        has_xattr = False  # no user xattrs on this filesystem / platform
     write_tags(path, KICK, preserve_mtime=True)
-    assert path.stat().st_mtime_ns == 1_000_000_000
+    assert path.stat().st_mtime_ns == 1_000_000_000 and stat.S_IMODE(path.stat().st_mode) == 0o640
+    if has_xattr:
+        assert os.getxattr(path, "user.samplesort-test") == b"red"
     write_tags(path, TOM)
-    assert path.stat().st_mtime_ns != 1_000_000_000
+    assert path.stat().st_mtime_ns > 1_000_000_000
 
 
 def test_can_tag_and_read_untagged() -> None:
