@@ -192,7 +192,8 @@ def write_tags(path: Path, tags: SampleTags, *, preserve_mtime: bool = False) ->
             _verify(src, dst, path, tmp, kind, tags)
             dst.flush()
             try:
-                os.fchown(dst.fileno(), st.st_uid, st.st_gid)
+                if hasattr(os, "fchown"):  # POSIX only
+                    os.fchown(dst.fileno(), st.st_uid, st.st_gid)
             except OSError:
                 pass  # not ours to give away; the file keeps our ownership
             shutil.copystat(path, tmp)  # mode, flags, extended attributes (e.g. colour labels)
