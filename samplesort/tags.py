@@ -37,11 +37,13 @@ every chunk we do not own, same order and bytes; FLAC: STREAMINFO, every non-com
 all frames; OGG: every packet but the comment header, and the granule position of every page
 that ends an audio packet; MP3: everything between the ID3v2 tag and an ID3v1 tag),
 libsndfile decodes the original and the copy to the same samples, and our fields read back;
-then fsync, `os.replace`, fsync the folder. On any failure the copy is removed, the original
+copy the mode, owner (where allowed) and extended attributes (and the mtime if asked); then
+fsync, `os.replace`, fsync the folder. On any failure the copy is removed, the original
 is untouched, and a `TagError` names the file and the reason. RF64/BW64, RIFX, truncated and
 garbled files, and files libsndfile cannot decode, are refused rather than repaired. (An Ogg
-file whose first audio packets share a page with the setup header is refused: mutagen
-re-pages the headers and zeroes that page's granule position, which shifts the stream start.)
+file whose first audio packets share a page with the setup header is refused too: mutagen
+re-pages the headers, zeroing that page's granule position, and libsndfile then decodes a
+different number of samples. One LMMS sample, cello01.ogg, is such a file.)
 """
 
 from __future__ import annotations
@@ -189,14 +191,15 @@ def write_tags(path: Path, tags: SampleTags, *, preserve_mtime: bool = False) ->
             dst.seek(0)
             _verify(src, dst, path, tmp, kind, tags)
             dst.flush()
-            os.fchmod(dst.fileno(), stat.S_IMODE(st.st_mode))
             try:
-                os.fchown(dst.fileno(), st.st_uid, st.st_gid)
+                if hasattr(os, "fchown"):  # POSIX only
+                    os.fchown(dst.fileno(), st.st_uid, st.st_gid)
             except OSError:
                 pass  # not ours to give away; the file keeps our ownership
+            shutil.copystat(path, tmp)  # mode, flags, extended attributes (e.g. colour labels)
+            if not preserve_mtime:
+                os.utime(tmp)
             os.fsync(dst.fileno())
-        if preserve_mtime:
-            os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
         now = os.stat(path, follow_symlinks=False)
         if (now.st_ino, now.st_size, now.st_mtime_ns) != (st.st_ino, st.st_size, st.st_mtime_ns):
             raise TagError(f"{path}: changed while being tagged; not tagged")
@@ -355,35 +358,42 @@ def _parse_form(f: BinaryIO, path: Path, kind: str) -> _Form:
     fmt = ">I" if big else "<I"
     declared_end = 8 + struct.unpack(fmt, head[4:8])[0]
     limit = min(declared_end, file_size)
+    audio = {b"fmt ", b"data"} if kind == "wav" else {b"COMM", b"SSND"}
     chunks: list[_Chunk] = []
     pos = 12
-    while pos < limit:
-        if file_size - pos < 8:
-            raise TagError(f"{path}: {file_size - pos} stray bytes at offset {pos}; not tagged")
+    while pos < file_size:
+        if not _header_fits(f, pos, fmt, file_size):
+            if pos >= limit or audio <= {c.cid for c in chunks}:
+                break  # not a chunk, after the form or the audio: kept verbatim after the form
+            raise TagError(f"{path}: {_not_a_chunk(f, pos, fmt, file_size)}; not tagged")
         f.seek(pos)
-        header = f.read(8)
-        cid, size = header[:4], struct.unpack(fmt, header[4:])[0]
-        if not all(0x20 <= b <= 0x7E for b in cid):
-            raise TagError(f"{path}: garbage where a chunk header should be (offset {pos})")
+        cid, size = struct.unpack(fmt[0] + "4sI", f.read(8))
         end = pos + 8 + size
-        if end > file_size:
-            raise TagError(
-                f"{path}: truncated: chunk {cid.decode()!r} at offset {pos} declares {size} "
-                f"bytes, the file ends {end - file_size} bytes early"
-            )
         list_type = f.read(4) if cid == b"LIST" and size >= 4 else b""
         # A pad byte should be 0; where the next chunk starts without it (or the file ends),
         # the writer left it out: tolerated, and written when the file is rebuilt.
-        padded = not size & 1 or (
-            end < file_size and (end + 1 >= limit or not _header_fits(f, end, fmt, file_size))
-        )
+        padded = not size & 1 or (end < file_size and not _header_fits(f, end, fmt, file_size))
         chunks.append(_Chunk(cid, pos, size, list_type, padded))
         pos = end + (size & 1 if padded else 0)
-    needed = (b"fmt ", b"data") if kind == "wav" else (b"COMM",)
-    for cid in needed:
+    for cid in (b"fmt ", b"data") if kind == "wav" else (b"COMM",):
         if not any(c.cid == cid for c in chunks):
             raise TagError(f"{path}: no {cid.decode()!r} chunk; not a valid {kind.upper()} file")
     return _Form(big, magic, form_type, tuple(chunks), pos, file_size)
+
+
+def _not_a_chunk(f: BinaryIO, pos: int, fmt: str, file_size: int) -> str:
+    """Why no chunk header starts at `pos` (for a one-line refusal)."""
+    if file_size - pos < 8:
+        return f"{file_size - pos} stray bytes at offset {pos}"
+    f.seek(pos)
+    cid, size = struct.unpack(fmt[0] + "4sI", f.read(8))
+    if not all(0x20 <= b <= 0x7E for b in cid):
+        return f"garbage where a chunk header should be (offset {pos})"
+    short = pos + 8 + size - file_size
+    return (
+        f"truncated: chunk {cid.decode()!r} at offset {pos} declares {size} bytes, "
+        f"the file ends {short} bytes early"
+    )
 
 
 def _header_fits(f: BinaryIO, at: int, fmt: str, file_size: int) -> bool:
@@ -766,27 +776,38 @@ def _flac_payload(f: BinaryIO, path: Path) -> object:
     return blocks, _range_digest(f, pos, os.fstat(f.fileno()).st_size)
 
 
-def _ogg_payload(f: BinaryIO, path: Path) -> object:
+def _ogg_payload(f: BinaryIO, path: Path) -> Any:
     """Per logical stream: every packet but the comment header (packet 1), and the granule
     position and end-of-stream flag of each page that ends an audio packet, keyed by that
     packet's index. Re-paging the headers (sequence numbers, CRCs) does not change it."""
+    digests, pages = _ogg_scan(f, path)
+    return {
+        serial: (digest, [(n, g, eos) for s, n, g, eos, _ in pages if s == serial])
+        for serial, digest in digests.items()
+    }
+
+
+def _ogg_scan(f: BinaryIO, path: Path) -> tuple[dict[int, bytes], list[tuple[int, ...]]]:
+    """({serial: digest of its packets but packet 1}, [(serial, packets ended so far, granule,
+    EOS flag, page offset) for each page that ends an audio packet or the stream])."""
     f.seek(0)
-    packets: dict[int, hashlib.blake2b] = {}
+    digests: dict[int, Any] = {}
     count: dict[int, int] = {}
     partial: dict[int, bytes] = {}
-    timing: dict[int, list[tuple[int, int, int]]] = {}
+    pages: list[tuple[int, ...]] = []
     while True:
+        offset = f.tell()
         head = f.read(27)
         if not head:
             break
         if len(head) < 27 or head[:4] != b"OggS":
-            raise TagError(f"{path}: malformed Ogg page at offset {f.tell() - len(head)}")
+            raise TagError(f"{path}: malformed Ogg page at offset {offset}")
         granule, serial = struct.unpack("<qI", head[6:18])
         lacing = f.read(head[26])
         body = f.read(sum(lacing))
         if len(lacing) < head[26] or len(body) < sum(lacing):
-            raise TagError(f"{path}: truncated Ogg page at offset {f.tell()}")
-        digest = packets.setdefault(serial, hashlib.blake2b())
+            raise TagError(f"{path}: truncated Ogg page at offset {offset}")
+        digest = digests.setdefault(serial, hashlib.blake2b())
         pos, ended = 0, False
         for n in lacing:
             partial[serial] = partial.get(serial, b"") + body[pos : pos + n]
@@ -796,9 +817,9 @@ def _ogg_payload(f: BinaryIO, path: Path) -> object:
                 count[serial] = index + 1
                 if index != 1:
                     digest.update(struct.pack("<QQ", index, len(packet)) + packet)
-        if ended and count[serial] > 3 or head[5] & 4:  # a page ending audio packets, or EOS
-            timing.setdefault(serial, []).append((count.get(serial, 0), granule, head[5] & 4))
-    return {s: (d.digest(), timing.get(s, [])) for s, d in packets.items()}
+        if ended and count[serial] > 3 or head[5] & 4:
+            pages.append((serial, count.get(serial, 0), granule, head[5] & 4, offset))
+    return {s: d.digest() for s, d in digests.items()}, pages
 
 
 def _decode_difference(a: Path, b: Path) -> str | None:

@@ -9,6 +9,7 @@ import io
 import os
 import stat
 import struct
+import warnings
 import wave
 from pathlib import Path
 
@@ -45,20 +46,22 @@ FORMATS = {  # name -> (subtype, format)
 # --- independent readers ---------------------------------------------------------------------
 
 
-def chunks(path: Path) -> list[tuple[bytes, bytes]]:
-    """Top-level (id, payload) chunks of a RIFF/WAVE or FORM/AIFF file; asserts well-formedness."""
+def chunks(path: Path, *, exact: bool = True) -> list[tuple[bytes, bytes]]:
+    """Top-level (id, payload) chunks of a RIFF/WAVE or FORM/AIFF file; asserts well-formedness
+    (and, if `exact`, that the form size covers the whole file)."""
     raw = path.read_bytes()
     big = raw[:4] == b"FORM"
     fmt = ">I" if big else "<I"
     assert raw[:4] in (b"RIFF", b"FORM")
-    assert struct.unpack(fmt, raw[4:8])[0] == len(raw) - 8, "form size must match the file"
+    end = 8 + struct.unpack(fmt, raw[4:8])[0]
+    assert end == len(raw) if exact else end <= len(raw), "form size must match the file"
     out, pos = [], 12
-    while pos < len(raw):
+    while pos < end:
         cid, size = raw[pos : pos + 4], struct.unpack(fmt, raw[pos + 4 : pos + 8])[0]
-        assert pos + 8 + size <= len(raw), f"chunk {cid!r} overruns the file"
+        assert pos + 8 + size <= end, f"chunk {cid!r} overruns the form"
         out.append((cid, raw[pos + 8 : pos + 8 + size]))
         pos += 8 + size + (size & 1)
-    assert pos == len(raw)
+    assert pos == end
     return out
 
 
@@ -68,8 +71,8 @@ def chunk(path: Path, cid: bytes) -> bytes:
     return found[0]
 
 
-def info(path: Path) -> dict[str, str]:
-    lists = [d for c, d in chunks(path) if c == b"LIST" and d[:4] == b"INFO"]
+def info(path: Path, *, exact: bool = True) -> dict[str, str]:
+    lists = [d for c, d in chunks(path, exact=exact) if c == b"LIST" and d[:4] == b"INFO"]
     assert len(lists) <= 1
     if not lists:
         return {}
@@ -194,6 +197,19 @@ def test_tag_every_format_audio_bit_identical(tmp_path: Path, name: str) -> None
             with wave.open(str(path)) as w:
                 pcm = w.readframes(w.getnframes())
             assert pcm == raw_before
+        with warnings.catch_warnings():  # scipy's own RIFF parser skips the chunks it does not use
+            warnings.simplefilter("ignore")
+            from scipy.io import wavfile
+
+            sr, x = wavfile.read(path)
+        assert sr == synth.SR_HZ and np.array_equal(x, sf.read(str(path), dtype=x.dtype.name)[0])
+    if path.suffix == ".aiff":
+        with warnings.catch_warnings():  # the stdlib's AIFF reader (deprecated in 3.11)
+            warnings.simplefilter("ignore")
+            import aifc
+
+            with aifc.open(str(path)) as a:
+                assert a.readframes(a.getnframes()) == raw_before[8:]  # SSND: offset, blocksize
 
 
 @pytest.mark.parametrize("name", list(FORMATS))
@@ -396,6 +412,25 @@ def test_unreadable_existing_id3_chunk_refused(tmp_path: Path) -> None:
     assert path.read_bytes() == original and [p.name for p in tmp_path.iterdir()] == ["bad-id3.wav"]
 
 
+@pytest.mark.parametrize("size_error", [-300, +8, 0x7FFFFFFF])
+def test_wrong_riff_size_and_trailing_bytes(tmp_path: Path, size_error: int) -> None:
+    """A RIFF size that is too small or too large is corrected when the chunks are intact;
+    bytes after the last chunk that are not a chunk (an ID3v1 tag here) are kept after it."""
+    good = build_wav([(b"fmt ", U8_FMT), (b"data", u8_data()), (b"smpl", b"12")])
+    size = struct.unpack("<I", good[4:8])[0] + size_error
+    tail = b"TAG" + b"v1 title".ljust(125, b"\0")
+    path = tmp_path / "size.wav"
+    path.write_bytes(good[:4] + struct.pack("<I", size) + good[8:] + tail)
+    before = decoded(path)
+    write_tags(path, KICK)
+    raw = path.read_bytes()
+    assert raw.endswith(tail) and decoded(path) == before
+    trimmed = tmp_path / "trimmed.wav"
+    trimmed.write_bytes(raw[: -len(tail)])
+    assert [c for c, _ in chunks(trimmed)] == [b"fmt ", b"data", b"smpl", b"LIST", b"id3 "]
+    assert chunk(trimmed, b"data") == u8_data() and chunk(trimmed, b"smpl") == b"12"
+
+
 def broken_files(tmp_path: Path) -> dict[str, Path]:
     good = build_wav([(b"fmt ", U8_FMT), (b"data", u8_data())])
     rf64 = b"RF64" + b"\xff" * 4 + good[8:]
@@ -468,13 +503,21 @@ def test_symlinks_and_hard_links_refused(tmp_path: Path) -> None:
     assert read_tags(path) == {}
 
 
-def test_preserve_mtime_option(tmp_path: Path) -> None:
+def test_mode_xattrs_and_optionally_mtime_kept(tmp_path: Path) -> None:
     path = make(tmp_path, "pcm16.flac")
+    path.chmod(0o640)
     os.utime(path, ns=(1_000_000_000, 1_000_000_000))
+    try:
+        os.setxattr(path, "user.samplesort-test", b"red")
+        has_xattr = True
+    except (AttributeError, OSError):
+        has_xattr = False  # no user xattrs on this filesystem / platform
     write_tags(path, KICK, preserve_mtime=True)
-    assert path.stat().st_mtime_ns == 1_000_000_000
+    assert path.stat().st_mtime_ns == 1_000_000_000 and stat.S_IMODE(path.stat().st_mode) == 0o640
+    if has_xattr:
+        assert os.getxattr(path, "user.samplesort-test") == b"red"
     write_tags(path, TOM)
-    assert path.stat().st_mtime_ns != 1_000_000_000
+    assert path.stat().st_mtime_ns > 1_000_000_000
 
 
 def test_can_tag_and_read_untagged() -> None:
@@ -493,3 +536,51 @@ def test_read_tags_of_untagged_files_is_empty(tmp_path: Path) -> None:
     with pytest.raises(TagError, match="no such file"):
         write_tags(tmp_path / "missing.wav", KICK)
     assert stat.S_ISREG((tmp_path / "pcm16.wav").stat().st_mode)
+
+
+LMMS = Path("/usr/share/lmms/samples")
+AUDIOPHOB = Path("/usr/share/hydrogen/data/drumkits/Audiophob")
+REAL = {  # real files on this machine (copied into tmp_path; never committed)
+    "missing-pad": AUDIOPHOB / "124382__cubix__8bit-snare.wav",  # odd data chunk, no pad byte
+    "garbage-info-pad": AUDIOPHOB / "15590__lewis__sabmute.wav",  # INFO pad byte 0x02
+    "aiff-named-wav": AUDIOPHOB / "25671__walter-odington__garage-city-snare-snappy.wav",
+}
+
+
+@pytest.mark.parametrize("case", list(REAL))
+def test_real_quirky_files_tagged(tmp_path: Path, case: str) -> None:
+    if not REAL[case].exists():
+        pytest.skip(f"{REAL[case]} not installed")
+    path = tmp_path / REAL[case].name
+    original = REAL[case].read_bytes()
+    path.write_bytes(original)
+    before = decoded(path)
+    write_tags(path, KICK)
+    assert read_tags(path) == KICK.fields() and decoded(path) == before
+    if case != "aiff-named-wav":
+        assert info(path)["IGNR"] == "kick"
+    if case == "missing-pad":  # Modplug's RIFF size ends inside its LIST chunk; an 'xtra' chunk
+        # follows: all chunks are walked to the end of the file and the size is corrected
+        assert [c for c, _ in chunks(path)] == [
+            b"fmt ",
+            b"data",
+            b"smpl",
+            b"LIST",
+            b"xtra",
+            b"id3 ",
+        ]
+        assert len(chunk(path, b"data")) == 2425 and chunk(path, b"xtra") == original[-16:]
+        assert info(path)["ISFT"] == "Modplug Tracker"
+
+
+def test_real_ogg_with_audio_on_the_setup_page_refused(tmp_path: Path) -> None:
+    src = LMMS / "instruments" / "cello01.ogg"
+    if not src.exists():
+        pytest.skip(f"{src} not installed")
+    path = tmp_path / src.name
+    path.write_bytes(src.read_bytes())
+    with pytest.raises(TagError, match="Ogg page granule positions"):
+        write_tags(path, KICK)
+    assert path.read_bytes() == src.read_bytes() and [p.name for p in tmp_path.iterdir()] == [
+        src.name
+    ]
