@@ -1,7 +1,8 @@
 """tags.py on real files in every format: fields read back, audio bit-identical, other tags and
 chunks kept, re-tagging replaces, odd and broken files handled, nothing half-written.
 
-The RIFF/FORM and INFO parsers here are written independently of tags.py's."""
+The RIFF/FORM and INFO readers used here (from test_iff.py) are written independently of
+iff.py's."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from samplesort.tags import (
     read_tags,
     write_tags,
 )
+from tests.test_iff import U8_FMT, build_wav, chunk, chunks, info, info_payload, u8_data
 
 KICK = SampleTags("kick", "kick", 0.931, "default-2026-11", "0.1.0")
 TOM = SampleTags("tom", "tom", 0.5, "other-model", "0.2.0", labels=("tom", "kick"))
@@ -43,51 +45,7 @@ FORMATS = {  # name -> (subtype, format)
 }
 
 
-# --- independent readers ---------------------------------------------------------------------
-
-
-def chunks(path: Path, *, exact: bool = True) -> list[tuple[bytes, bytes]]:
-    """Top-level (id, payload) chunks of a RIFF/WAVE or FORM/AIFF file; asserts well-formedness
-    (and, if `exact`, that the form size covers the whole file)."""
-    raw = path.read_bytes()
-    big = raw[:4] == b"FORM"
-    fmt = ">I" if big else "<I"
-    assert raw[:4] in (b"RIFF", b"FORM")
-    end = 8 + struct.unpack(fmt, raw[4:8])[0]
-    assert end == len(raw) if exact else end <= len(raw), "form size must match the file"
-    out, pos = [], 12
-    while pos < end:
-        cid, size = raw[pos : pos + 4], struct.unpack(fmt, raw[pos + 4 : pos + 8])[0]
-        assert pos + 8 + size <= end, f"chunk {cid!r} overruns the form"
-        out.append((cid, raw[pos + 8 : pos + 8 + size]))
-        pos += 8 + size + (size & 1)
-    assert pos == end
-    return out
-
-
-def chunk(path: Path, cid: bytes) -> bytes:
-    found = [data for c, data in chunks(path) if c == cid]
-    assert len(found) == 1, f"{cid!r} occurs {len(found)} times"
-    return found[0]
-
-
-def info(path: Path, *, exact: bool = True) -> dict[str, str]:
-    lists = [d for c, d in chunks(path, exact=exact) if c == b"LIST" and d[:4] == b"INFO"]
-    assert len(lists) <= 1
-    if not lists:
-        return {}
-    payload, items, pos = lists[0], {}, 4
-    while pos < len(payload):
-        cid, size = (
-            payload[pos : pos + 4].decode(),
-            struct.unpack("<I", payload[pos + 4 : pos + 8])[0],
-        )
-        assert cid not in items, f"duplicate INFO item {cid}"
-        assert payload[pos + 8 + size - 1] == 0, "INFO strings are NUL-terminated"
-        items[cid] = payload[pos + 8 : pos + 8 + size].rstrip(b"\0").decode("utf-8")
-        pos += 8 + size + (size & 1)
-    assert pos == len(payload)
-    return items
+# --- independent readers (the RIFF/FORM ones are in test_iff.py) ---------------------------------
 
 
 def flac_frames(path: Path) -> bytes:
@@ -124,30 +82,6 @@ def id3_bytes(**frames: str) -> bytes:
     bio = io.BytesIO()
     tag.save(bio, v1=0, v2_version=4)
     return bio.getvalue()
-
-
-def build_wav(parts: list[tuple[bytes, bytes]], *, unpadded: tuple[bytes, ...] = ()) -> bytes:
-    """A RIFF/WAVE file of `parts`; chunks named in `unpadded` lack their pad byte."""
-    body = b""
-    for cid, data in parts:
-        pad = b"\0" * (len(data) & 1) if cid not in unpadded else b""
-        body += cid + struct.pack("<I", len(data)) + data + pad
-    return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WAVE" + body
-
-
-def info_payload(**items: str) -> bytes:
-    out = b"INFO"
-    for cid, text in items.items():
-        v = text.encode() + b"\0"
-        out += cid.encode() + struct.pack("<I", len(v)) + v + b"\0" * (len(v) & 1)
-    return out
-
-
-U8_FMT = struct.pack("<HHIIHH", 1, 1, 8000, 8000, 1, 8)  # PCM, mono, 8 kHz, 8-bit
-
-
-def u8_data(n: int = 1001) -> bytes:
-    return np.random.default_rng(3).integers(0, 256, n, dtype=np.uint8).tobytes()
 
 
 # --- tests -----------------------------------------------------------------------------------
