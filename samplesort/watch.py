@@ -1,0 +1,550 @@
+"""The watch-folder engine: a watchdog observer on each inbox -> a settle queue -> batches of
+complete files handed to a filer (in the CLI: organize, so each batch is one journaled run).
+
+When a file counts as complete:
+- Temporary download names are never acted on (`.crdownload`, `.part`, `.download`, `.tmp`,
+  `~$x`, dotfiles); the final rename to the real name is what brings a download in.
+- It must have kept the same size and mtime for the settle time (`settle_s`). That is the rule
+  on every platform; watchdog fires several "modified" events during one copy and each restarts
+  the clock.
+- Where the observer reports close-after-write (Linux inotify `IN_CLOSE_WRITE`), a file that was
+  written to is held until it is closed as well, whatever the settle time says. A file held
+  open, unchanged, for `WRITE_STALL_S` is taken anyway (an event lost to a queue overflow must
+  not strand it).
+- An empty file is never complete (Firefox creates an empty placeholder under the final name
+  while the `.part` downloads); one that stays empty for the settle time is dropped.
+
+On start the inboxes are walked, so what arrived while the watcher was not running is caught
+up. The destination tree (with its staging and `_packs` folders) is ignored wherever it is,
+so DEST inside INBOX does not loop; files already handed to the filer are remembered by (path,
+size, mtime), so events caused by the filer itself (a copy reading its source) never re-file a
+file. Across restarts the filer is responsible (organize skips a file it has already filed).
+
+Zip packs are extracted (`packs.extract`) into `DEST/.samplesort-staging/<stem>-<id>/` and
+their audio handed to the filer with `pack` = the zip's stem. The zip is never deleted: in move
+mode it goes to `DEST/_packs/` once its batch has run to the end, otherwise it stays where it is.
+
+Library code: nothing here prints or exits; what happened goes to `logging` and to the
+`on_batch` callback, per-file failures are collected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import queue
+import shutil
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import fsops
+from .audio import is_audio_path
+from .errors import SampleSortError
+from .packs import PackError, PackLimits, extract, is_pack_path
+
+log = logging.getLogger(__name__)
+
+TEMP_SUFFIXES = frozenset(
+    {".crdownload", ".part", ".partial", ".download", ".tmp", ".opdownload", ".!ut", ".filepart"}
+)
+JUNK_DIRS = frozenset({"__MACOSX", "$RECYCLE.BIN"})
+STAGING_DIR = ".samplesort-staging"
+PACKS_DIR = "_packs"
+WRITE_STALL_S = 300.0
+MODES = ("move", "copy", "link")
+
+StopCheck = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A complete file to file: `pack` is the value of `{pack}` in templates ("" for none)."""
+
+    path: Path
+    pack: str
+
+
+@dataclass(frozen=True)
+class Filed:
+    """One file the filer placed: where, as what, and whether it went to review."""
+
+    source: Path
+    dest: Path
+    label: str
+    confidence: float | None = None
+    review: bool = False
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What a filer did with one batch (one journaled run)."""
+
+    run_id: int | None
+    filed: tuple[Filed, ...] = ()
+    skipped: int = 0  # filed by an earlier run
+    errors: tuple[str, ...] = ()  # one line each, naming the file
+
+    @property
+    def review(self) -> int:
+        return sum(f.review for f in self.filed)
+
+
+Filer = Callable[[Sequence[Arrival], StopCheck], BatchOutcome]
+
+
+@dataclass(frozen=True)
+class WatchOptions:
+    inboxes: tuple[Path, ...]
+    dest: Path
+    settle_s: float = 2.0
+    mode: str = "move"  # what the filer does with sources; decides what happens to a zip
+    batch_max: int = 256
+    pack_limits: PackLimits = PackLimits()
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    """One batch as the caller sees it: the filer's outcome plus what watch did itself."""
+
+    arrivals: int
+    outcome: BatchOutcome | None
+    refused: tuple[str, ...] = ()  # one line per refused zip pack
+    errors: tuple[str, ...] = ()  # watch's own failures (a pack it could not keep, a filer error)
+    kept_packs: tuple[Path, ...] = ()  # zips moved to DEST/_packs
+    elapsed_s: float = 0.0
+
+
+@dataclass
+class WatchSummary:
+    batches: int = 0
+    arrivals: int = 0
+    filed: int = 0
+    review: int = 0
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    run_ids: list[int] = field(default_factory=list)
+    stopped: bool = False
+    elapsed_s: float = 0.0
+
+    @property
+    def status(self) -> str:
+        if not (self.errors or self.refused):
+            return "ok"
+        return "partial" if self.filed or self.skipped else "error"
+
+    def add(self, r: BatchReport) -> None:
+        self.batches += 1
+        self.arrivals += r.arrivals
+        self.refused.extend(r.refused)
+        self.errors.extend(r.errors)
+        if r.outcome is not None:
+            self.filed += len(r.outcome.filed)
+            self.review += r.outcome.review
+            self.skipped += r.outcome.skipped
+            self.errors.extend(r.outcome.errors)
+            if r.outcome.run_id is not None:
+                self.run_ids.append(r.outcome.run_id)
+
+
+def is_temp_name(name: str) -> bool:
+    """A name a download or an editor uses while the file is incomplete (or a hidden file)."""
+    if name.startswith((".", "~$")):
+        return True
+    return any(name.lower().endswith(s) for s in TEMP_SUFFIXES)
+
+
+def is_wanted(path: Path) -> bool:
+    """Files watch acts on: audio and zip packs under a final (non-temporary) name."""
+    return not is_temp_name(path.name) and (is_audio_path(path) or is_pack_path(path))
+
+
+Signature = tuple[int, int]  # (size, mtime_ns)
+
+
+@dataclass
+class _Pending:
+    since: float
+    writing: bool
+    sig: Signature | None = None
+
+
+class SettleQueue:
+    """Paths waiting to be complete. `touch` on every event; `ready` stats them and hands out
+    those that kept their size and mtime for the settle time (and are not open for writing)."""
+
+    def __init__(
+        self,
+        settle_s: float,
+        *,
+        stall_s: float = WRITE_STALL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settle_s = settle_s
+        self.stall_s = stall_s
+        self.clock = clock
+        self._pending: dict[Path, _Pending] = {}
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._pending
+
+    def touch(self, path: Path, *, writing: bool | None = None) -> None:
+        """Something happened to `path`: restart its clock. `writing`: True after a write
+        event, False after close-after-write or a rename into place, None to keep."""
+        now = self.clock()
+        entry = self._pending.get(path)
+        if entry is None:
+            self._pending[path] = _Pending(since=now, writing=bool(writing))
+            return
+        entry.since, entry.sig = now, None
+        if writing is not None:
+            entry.writing = writing
+
+    def discard(self, path: Path) -> None:
+        self._pending.pop(path, None)
+
+    def discard_under(self, folder: Path) -> None:
+        for p in [p for p in self._pending if p.is_relative_to(folder)]:
+            del self._pending[p]
+
+    def ready(self) -> list[tuple[Path, Signature]]:
+        """Remove and return the complete files with their (size, mtime_ns), oldest first.
+        Vanished files and files that stayed empty for the settle time are dropped."""
+        now = self.clock()
+        out: list[tuple[Path, Signature]] = []
+        for path, entry in list(self._pending.items()):
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                del self._pending[path]
+                continue
+            except OSError as exc:
+                log.warning("%s: cannot stat: %s", path, exc.strerror or exc)
+                del self._pending[path]
+                continue
+            sig = (st.st_size, st.st_mtime_ns)
+            if sig != entry.sig:
+                entry.sig, entry.since = sig, now
+                continue
+            quiet = now - entry.since
+            if quiet < self.settle_s or (entry.writing and quiet < self.stall_s):
+                continue
+            del self._pending[path]
+            if st.st_size == 0:
+                log.debug("%s: still empty after %.1f s, dropped", path, quiet)
+                continue
+            if entry.writing:
+                log.warning("%s: no close event after %.0f s unchanged, taken", path, quiet)
+            out.append((path, sig))
+        return out
+
+
+def _chunks(items: Sequence[tuple[Path, Signature]], n: int) -> Iterator[list]:
+    for i in range(0, len(items), n):
+        yield list(items[i : i + n])
+
+
+class Watcher:
+    """Watch `options.inboxes`, hand complete files to `filer` in batches. Call `run`."""
+
+    def __init__(
+        self,
+        options: WatchOptions,
+        filer: Filer,
+        *,
+        on_batch: Callable[[BatchReport], None] | None = None,
+    ) -> None:
+        if options.mode not in MODES:
+            raise ValueError(f"unknown mode {options.mode!r}")
+        self.options = options
+        self.filer = filer
+        self.on_batch = on_batch
+        self.inboxes = tuple(Path(os.path.abspath(p)) for p in options.inboxes)
+        self.dest = Path(os.path.abspath(options.dest))
+        real = Path(os.path.realpath(self.dest))
+        self._dest_roots = (self.dest,) if real == self.dest else (self.dest, real)
+        self.staging = self.dest / STAGING_DIR
+        self.queue = SettleQueue(options.settle_s)
+        self.poll_s = min(0.25, max(0.02, options.settle_s / 4))
+        self._events: queue.SimpleQueue[tuple[str, str, str]] = queue.SimpleQueue()
+        self._done: dict[Path, Signature] = {}
+        self._track_writes = False
+
+    # --- what is ignored ---------------------------------------------------------------------
+
+    def _inbox_of(self, path: Path) -> Path | None:
+        best = None
+        for inbox in self.inboxes:
+            if path.is_relative_to(inbox) and (best is None or len(inbox.parts) > len(best.parts)):
+                best = inbox
+        return best
+
+    def _ignored_dir(self, path: Path) -> bool:
+        if any(path.is_relative_to(d) for d in self._dest_roots):
+            return True
+        inbox = self._inbox_of(path)
+        if inbox is None:
+            return True
+        rel = path.relative_to(inbox).parts
+        return any(p.startswith(".") or p in JUNK_DIRS for p in rel)
+
+    def _wanted(self, path: Path) -> bool:
+        return is_wanted(path) and not self._ignored_dir(path.parent)
+
+    def pack_of(self, path: Path) -> str:
+        """`{pack}` for a loose file: its top folder under the inbox ("" at the inbox root)."""
+        inbox = self._inbox_of(path)
+        rel = path.relative_to(inbox).parts if inbox is not None else ()
+        return rel[0] if len(rel) > 1 else ""
+
+    # --- events ------------------------------------------------------------------------------
+
+    def _scan(self, folder: Path) -> int:
+        """Queue every wanted file under `folder` (catch-up, or a folder moved in)."""
+        n = 0
+        for dirpath, dirnames, filenames in os.walk(folder):
+            here = Path(dirpath)
+            dirnames[:] = sorted(d for d in dirnames if not self._ignored_dir(here / d))
+            for name in sorted(filenames):
+                p = here / name
+                if is_wanted(p) and not self._done_same(p):
+                    self.queue.touch(p)
+                    n += 1
+        return n
+
+    def _done_same(self, path: Path) -> bool:
+        sig = self._done.get(path)
+        if sig is None:
+            return False
+        try:
+            st = os.stat(path)
+        except OSError:
+            return False
+        return (st.st_size, st.st_mtime_ns) == sig
+
+    def _handle(self, kind: str, src: str, dest: str) -> None:
+        path = Path(src)
+        if kind == "dir_created":
+            if not self._ignored_dir(path):
+                self._scan(path)
+        elif kind == "dir_moved":
+            self.queue.discard_under(path)
+            if dest and not self._ignored_dir(Path(dest)):
+                self._scan(Path(dest))
+        elif kind == "dir_deleted":
+            self.queue.discard_under(path)
+        elif kind == "deleted":
+            self.queue.discard(path)
+        elif kind == "moved":
+            self.queue.discard(path)
+            if dest and self._wanted(Path(dest)):
+                self.queue.touch(Path(dest), writing=False)
+        elif self._wanted(path):
+            if kind == "modified":
+                self.queue.touch(path, writing=True if self._track_writes else None)
+            elif kind == "closed":
+                self.queue.touch(path, writing=False)
+            else:  # created (also a file moved in from outside the inbox)
+                self.queue.touch(path)
+
+    def _drain(self, timeout: float) -> None:
+        try:
+            item = self._events.get(timeout=timeout) if timeout > 0 else self._events.get_nowait()
+        except queue.Empty:
+            return
+        while True:
+            self._handle(*item)
+            try:
+                item = self._events.get_nowait()
+            except queue.Empty:
+                return
+
+    def _start_observer(self):  # noqa: ANN202 - watchdog's BaseObserver
+        from watchdog.events import (
+            DirCreatedEvent,
+            DirDeletedEvent,
+            DirMovedEvent,
+            FileClosedEvent,
+            FileCreatedEvent,
+            FileDeletedEvent,
+            FileModifiedEvent,
+            FileMovedEvent,
+            FileSystemEvent,
+            FileSystemEventHandler,
+        )
+        from watchdog.observers import Observer
+
+        kinds = {
+            FileCreatedEvent: "created",
+            FileModifiedEvent: "modified",
+            FileClosedEvent: "closed",
+            FileDeletedEvent: "deleted",
+            FileMovedEvent: "moved",
+            DirCreatedEvent: "dir_created",
+            DirMovedEvent: "dir_moved",
+            DirDeletedEvent: "dir_deleted",
+        }
+        events = self._events
+
+        class Handler(FileSystemEventHandler):
+            def on_any_event(self, event: FileSystemEvent) -> None:
+                kind = kinds.get(type(event))
+                if kind is not None:
+                    events.put((kind, os.fsdecode(event.src_path), os.fsdecode(event.dest_path)))
+
+        observer = Observer()
+        # Only inotify reports close-after-write; elsewhere the settle time is the whole rule.
+        self._track_writes = type(observer).__name__ == "InotifyObserver"
+        handler = Handler()
+        for inbox in self.inboxes:
+            observer.schedule(handler, str(inbox), recursive=True, event_filter=list(kinds))
+        observer.start()
+        return observer
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    def run(self, should_stop: StopCheck, *, once: bool = False) -> WatchSummary:
+        """Catch up on the inboxes, then file complete files as they settle until
+        `should_stop()` (checked between batches and, by the filer, between operations).
+        `once`: no observer; file what is there (waiting for it to settle) and return."""
+        summary = WatchSummary()
+        start = time.perf_counter()
+        observer = None
+        try:
+            if not once:
+                observer = self._start_observer()  # before the catch-up walk: nothing slips
+            for inbox in self.inboxes:
+                n = self._scan(inbox)
+                log.info("watching %s (%d file(s) waiting)", inbox, n)
+            while not should_stop():
+                self._drain(0)
+                ready = [(p, s) for p, s in self.queue.ready() if self._done.get(p) != s]
+                if ready:
+                    for chunk in _chunks(ready, self.options.batch_max):
+                        summary.add(self._process(chunk, should_stop))
+                        if should_stop():
+                            break
+                    continue
+                if once and not len(self.queue):
+                    break
+                self._drain(self.poll_s)
+        finally:
+            if observer is not None:
+                observer.stop()
+                observer.join()
+        summary.stopped = should_stop()
+        summary.elapsed_s = time.perf_counter() - start
+        return summary
+
+    def _staging_for(self, zip_path: Path) -> Path:
+        tag = hashlib.sha1(os.fsencode(zip_path)).hexdigest()[:8]
+        return self.staging / f"{zip_path.stem}-{tag}"
+
+    def _process(self, items: list[tuple[Path, Signature]], should_stop: StopCheck) -> BatchReport:
+        start = time.perf_counter()
+        arrivals: list[Arrival] = []
+        refused: list[str] = []
+        errors: list[str] = []
+        zips: list[tuple[Path, Path]] = []
+        for path, sig in items:
+            self._done[path] = sig
+            if is_pack_path(path):
+                staging = self._staging_for(path)
+                try:
+                    files = extract(path, staging, self.options.pack_limits)
+                except PackError as exc:
+                    refused.append(str(exc))
+                    log.warning("%s", exc)
+                    continue
+                except OSError as exc:
+                    errors.append(f"{path}: cannot extract into {staging}: {exc.strerror or exc}")
+                    log.error("%s", errors[-1])
+                    continue
+                log.info("pack %s: %d audio file(s)", path, len(files))
+                arrivals.extend(Arrival(f, path.stem) for f in files)
+                zips.append((path, staging))
+            else:
+                arrivals.append(Arrival(path, self.pack_of(path)))
+        outcome = None
+        if arrivals:
+            try:
+                outcome = self.filer(arrivals, should_stop)
+            except SampleSortError as exc:  # e.g. the catalog: these files wait for a restart
+                errors.append(f"{len(arrivals)} file(s) not filed: {exc}")
+                log.error("%s", errors[-1])
+                for path, _ in items:
+                    self._done.pop(path, None)
+            else:
+                _log_outcome(outcome)
+        complete = outcome is not None and not should_stop()
+        kept = []
+        for zip_path, staging in zips:
+            kept_at = self._finish_pack(zip_path, staging, complete, errors)
+            if kept_at is not None:
+                kept.append(kept_at)
+        report = BatchReport(
+            arrivals=len(arrivals),
+            outcome=outcome,
+            refused=tuple(refused),
+            errors=tuple(errors),
+            kept_packs=tuple(kept),
+            elapsed_s=time.perf_counter() - start,
+        )
+        if self.on_batch is not None:
+            self.on_batch(report)
+        return report
+
+    def _finish_pack(
+        self, zip_path: Path, staging: Path, complete: bool, errors: list[str]
+    ) -> Path | None:
+        """Tidy the staging folder; in move mode, move a fully handled zip to DEST/_packs."""
+        if self.options.mode == "link":
+            return None  # the links point into the staging folder: it stays
+        shutil.rmtree(staging, ignore_errors=True)
+        if self.options.mode != "move" or not complete:
+            return None
+        try:
+            kept = _keep(zip_path, self.dest / PACKS_DIR)
+        except OSError as exc:
+            errors.append(f"{zip_path}: filed, but cannot move it to {PACKS_DIR}/: {exc}")
+            log.error("%s", errors[-1])
+            return None
+        log.info("pack %s kept as %s", zip_path, kept)
+        return kept
+
+
+def _keep(src: Path, folder: Path) -> Path:
+    """Move `src` into `folder` under a free name, never overwriting: a hard link claims the
+    name (or, across filesystems, `fsops.place` copies it), then the source is removed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    while True:
+        target = fsops.unique_path(folder / src.name)
+        try:
+            os.link(src, target)
+            break
+        except FileExistsError:
+            continue
+        except OSError:  # another filesystem, or one without hard links
+            target = fsops.place(src, folder / src.name, mode="copy")
+            break
+    os.unlink(src)
+    return target
+
+
+def _log_outcome(outcome: BatchOutcome) -> None:
+    for f in outcome.filed:
+        conf = f" {f.confidence:.2f}" if f.confidence is not None else ""
+        what = "review" if f.review else "filed"
+        log.info("%s %s -> %s (%s%s)", what, f.source, f.dest, f.label, conf)
+    for e in outcome.errors:
+        log.error("%s", e)
+    if outcome.skipped:
+        log.info("%d file(s) already filed by an earlier run", outcome.skipped)
+    if outcome.run_id is not None:
+        log.info("run %d: %d filed", outcome.run_id, len(outcome.filed))
