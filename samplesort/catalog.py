@@ -75,12 +75,56 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         );
         """,
     ),
+    (
+        "0003_journal",
+        """
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            started_at REAL NOT NULL,
+            finished_at REAL,
+            status TEXT NOT NULL,
+            pid INTEGER,
+            root TEXT,
+            dest TEXT,
+            mode TEXT,
+            options TEXT,
+            counts TEXT,
+            pathmap TEXT,
+            undone_at REAL
+        );
+        CREATE TABLE ops (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs (id),
+            seq INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            src TEXT,
+            dest TEXT NOT NULL,
+            tmp TEXT,
+            backup TEXT,
+            size INTEGER,
+            mtime_ns INTEGER,
+            sha256 TEXT,
+            new_sha256 TEXT,
+            state TEXT NOT NULL,
+            error TEXT,
+            started_at REAL,
+            finished_at REAL
+        );
+        CREATE INDEX ops_run ON ops (run_id, seq);
+        CREATE INDEX ops_src ON ops (src);
+        """,
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 _ENTRY_COLUMNS = (
     "path, label, confidence, labels, scores, duration_s, format, sr_hz, channels, size, "
     "mtime_ns, content_hash, model_id, error, missing"
 )
+_ALL_COLUMNS = (
+    "id path size mtime_ns content_hash duration_s format sr_hz channels features feature_schema "
+    "label confidence labels scores model_id error missing analysed_at updated_at"
+).split()
 
 
 class CatalogError(SampleSortError):
@@ -600,3 +644,59 @@ class Catalog:
                     for i, lab, conf, labs, sc, mid in rows
                 ),
             )
+
+    # --- following the files organize moves (called inside a journal transaction) -------------
+
+    @staticmethod
+    def move_row(conn: sqlite3.Connection, old: str, new: str) -> None:
+        """The row of `old` now describes `new` (a stale row for `new` is replaced)."""
+        if conn.execute("SELECT 1 FROM files WHERE path = ?", (old,)).fetchone() is None:
+            return
+        conn.execute("DELETE FROM files WHERE path = ?", (new,))
+        conn.execute(
+            "UPDATE files SET path = ?, missing = 0, updated_at = ? WHERE path = ?",
+            (new, time.time(), old),
+        )
+
+    @staticmethod
+    def copy_row(conn: sqlite3.Connection, src: str, new: str) -> None:
+        """A row for the copy `new` with the analysis of `src`."""
+        cols = ", ".join(c for c in _ALL_COLUMNS if c not in ("id", "path"))
+        conn.execute("DELETE FROM files WHERE path = ?", (new,))
+        conn.execute(
+            f"INSERT INTO files (path, {cols}) SELECT ?, {cols} FROM files WHERE path = ?",
+            (new, src),
+        )
+
+    @staticmethod
+    def drop_row(conn: sqlite3.Connection, path: str) -> None:
+        conn.execute("DELETE FROM files WHERE path = ?", (path,))
+
+    @staticmethod
+    def restat_row(conn: sqlite3.Connection, path: str) -> None:
+        """Take a rewritten file's new size and mtime (its decoded audio, hence its analysis,
+        is unchanged: tags only), so a rescan does not decode it again."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return
+        conn.execute(
+            "UPDATE files SET size = ?, mtime_ns = ?, updated_at = ? WHERE path = ?",
+            (st.st_size, st.st_mtime_ns, time.time(), path),
+        )
+
+    def analysis(self, paths: Sequence[str]) -> dict[str, tuple[Entry, bytes | None, int | None]]:
+        """(entry, feature BLOB, feature schema) of each catalogued path among `paths`."""
+        out: dict[str, tuple[Entry, bytes | None, int | None]] = {}
+        with self.snapshot() as conn:
+            for i in range(0, len(paths), 500):
+                chunk = list(paths[i : i + 500])
+                marks = ", ".join("?" * len(chunk))
+                for row in conn.execute(
+                    f"SELECT {_ENTRY_COLUMNS}, features, feature_schema FROM files "
+                    f"WHERE path IN ({marks})",
+                    chunk,
+                ):
+                    e = _entry(row[:-2])
+                    out[e.path] = (e, row[-2], row[-1])
+        return out

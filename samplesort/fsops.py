@@ -1,21 +1,62 @@
-"""The only module that creates, links or moves paths. It never overwrites: a taken name gets
-a numbered suffix (`name (2).wav`)."""
+"""The only module that creates, links, moves or deletes paths.
+
+It never overwrites. A name is "taken" when the folder holds an entry equal to it after Unicode
+NFC normalisation and case folding — so two names that one disk would treat as the same file
+(case-insensitive macOS/Windows volumes, NFD names on macOS) are never both created; a taken name
+gets a numbered suffix (`name (2).wav`). Final names are claimed with operations that fail if the
+name exists (`link`, `symlink`), never with a check followed by a rename.
+
+Moves: on one filesystem a hard link claims the new name and the old one is then unlinked (the
+file is never absent, never copied); across filesystems the bytes go to a temporary file in the
+destination folder, are fsynced and verified (size and SHA-256) and only then claimed and the
+source removed.
+"""
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
 import shutil
+import unicodedata
+from collections.abc import Iterable
 from pathlib import Path
 
+TMP_PREFIX = ".samplesort-"
 
-def unique_path(path: Path) -> Path:
-    """`path` if free, else the first free `stem (n)suffix` beside it."""
-    if not os.path.lexists(path):
+
+def name_key(name: str) -> str:
+    """What makes two names the same file on some disk: NFC form, case-folded."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+def _taken(folder: Path) -> set[str]:
+    try:
+        return {name_key(n) for n in os.listdir(folder)}
+    except OSError:
+        return set()
+
+
+def unique_path(path: Path, *, reserved: Iterable[str] = ()) -> Path:
+    """`path` if its name is free in its folder (see `name_key`), else the first free
+    `stem (n)suffix` beside it. `reserved` holds more taken paths (as `name_key(str(path))`),
+    e.g. destinations an unexecuted plan has already promised."""
+    taken = _taken(path.parent)
+    reserved = set(reserved)
+
+    def free(p: Path) -> bool:
+        return (
+            name_key(p.name) not in taken
+            and not os.path.lexists(p)
+            and name_key(str(p)) not in reserved
+        )
+
+    if free(path):
         return path
     n = 2
     while True:
         candidate = path.with_name(f"{path.stem} ({n}){path.suffix}")
-        if not os.path.lexists(candidate):
+        if free(candidate):
             return candidate
         n += 1
 
@@ -73,3 +114,137 @@ def write_wav(dest: Path, samples: object, sr_hz: int) -> Path:
     sf.write(str(tmp), samples, sr_hz, subtype="PCM_16", format="WAV")
     os.replace(tmp, target)
     return target
+
+
+# --- journaled file operations (used by actions.py) ---------------------------------------------
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def make_dir(folder: Path) -> None:
+    """Create one folder (its parent must exist); an existing folder is an error."""
+    os.mkdir(folder)
+
+
+def remove_dir(folder: Path) -> None:
+    """Remove an empty folder (OSError if it is not empty)."""
+    os.rmdir(folder)
+
+
+def make_parents(path: Path) -> None:
+    """Create the missing folders above `path` (restoring a file's original folder)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a small text file (a path map) atomically, creating its folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}.part")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def tmp_path_for(dest: Path, tag: str) -> Path:
+    """The temporary name a copy to `dest` is written under (in dest's folder, hidden)."""
+    return dest.with_name(f"{TMP_PREFIX}{tag}.part")
+
+
+def _copy_verified(src: Path, tmp: Path, expect_sha256: str | None) -> None:
+    """Copy src to tmp (mode and times too), fsync, and check size and hash."""
+    with open(src, "rb") as fin, open(tmp, "xb") as fout:
+        shutil.copyfileobj(fin, fout, 1 << 20)
+        fout.flush()
+        os.fsync(fout.fileno())
+    shutil.copystat(src, tmp)
+    if tmp.stat().st_size != src.stat().st_size:
+        raise OSError(errno.EIO, "copy has the wrong size", str(tmp))
+    if expect_sha256 is not None and sha256_file(tmp) != expect_sha256:
+        raise OSError(errno.EIO, "copy does not match the source's SHA-256", str(tmp))
+
+
+def copy_file(src: Path, dest: Path, *, tmp: Path, sha256: str | None = None) -> None:
+    """Copy `src` to the free name `dest` through `tmp`; FileExistsError if `dest` got taken."""
+    try:
+        _copy_verified(src, tmp, sha256)
+        os.link(tmp, dest)
+        fsync_dir(dest.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def move_file(src: Path, dest: Path, *, tmp: Path, sha256: str | None = None) -> None:
+    """Move `src` to the free name `dest`; FileExistsError if `dest` got taken (src untouched).
+
+    One filesystem: hard-link then unlink (atomic claim; the file is always reachable).
+    Filesystems without hard links: rename after a check. Across filesystems: verified copy
+    through `tmp`, claim, then remove the source."""
+    try:
+        os.link(src, dest, follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno == errno.EEXIST:
+            raise FileExistsError(errno.EEXIST, "destination exists", str(dest)) from None
+        if exc.errno == errno.EXDEV:
+            copy_file(src, dest, tmp=tmp, sha256=sha256)
+            os.unlink(src)
+            fsync_dir(src.parent)
+            return
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        if os.path.lexists(dest):
+            raise FileExistsError(errno.EEXIST, "destination exists", str(dest)) from None
+        os.rename(src, dest)
+        fsync_dir(dest.parent)
+        return
+    fsync_dir(dest.parent)
+    os.unlink(src)
+    fsync_dir(src.parent)
+
+
+def link_file(src: Path, dest: Path) -> None:
+    """A symlink at the free name `dest` pointing to `src` (absolute)."""
+    os.symlink(os.path.abspath(src), dest)
+
+
+def remove_file(path: Path) -> None:
+    os.unlink(path)
+    fsync_dir(path.parent)
+
+
+def backup_file(src: Path, backup: Path) -> None:
+    """A verified, fsynced copy of `src` at the new path `backup` (for undoing a rewrite)."""
+    backup.parent.mkdir(parents=True, exist_ok=True)
+    tmp = backup.with_name(backup.name + ".part")
+    tmp.unlink(missing_ok=True)
+    _copy_verified(src, tmp, sha256_file(src))
+    os.replace(tmp, backup)
+
+
+def restore_file(backup: Path, dest: Path) -> None:
+    """Put the bytes of `backup` back at `dest`, atomically (temp copy beside it, replace)."""
+    tmp = tmp_path_for(dest, "restore")
+    tmp.unlink(missing_ok=True)
+    try:
+        _copy_verified(backup, tmp, sha256_file(backup))
+        os.replace(tmp, dest)
+        fsync_dir(dest.parent)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import pipeline
-from .catalog import Catalog, Record
+from .catalog import Catalog, Known, Record
 from .decide import decide
 from .errors import SampleSortError, SchemaMismatch, UsageError
 from .features import FEATURE_SCHEMA_VERSION
@@ -119,12 +119,69 @@ def plan_scan(root: Path, catalog: Catalog, *, retry_errors: bool = False) -> Sc
     known = catalog.index(str(root))
     unlisted = [str(e.path) for e in found.errors]
     errors = [(str(e.path), e.error or "cannot list") for e in found.errors]
+    c = _compare(found.files, known, retry_errors=retry_errors)
+    errors += c.errors
+    seen = c.seen
+    missing = tuple(
+        path
+        for path, k in known.items()
+        if not k.missing and path not in seen and not _under(path, unlisted)
+    )
+    return ScanPlan(
+        root=root,
+        todo=c.todo,
+        unchanged=c.unchanged,
+        still_failing=c.still_failing,
+        restored=c.restored,
+        missing=missing,
+        failures=c.failures,
+        errors=tuple(errors),
+        skipped_non_audio=found.skipped_non_audio,
+        vanished=c.vanished,
+    )
+
+
+def plan_files(files: Sequence[Path], catalog: Catalog, *, retry_errors: bool = False) -> ScanPlan:
+    """Like `plan_scan`, for a given list of audio files (no walk; nothing marked missing)."""
+    paths = [Path(os.path.abspath(p)) for p in files]
+    root = Path(os.path.commonpath([str(p.parent) for p in paths])) if paths else Path("/")
+    c = _compare(paths, catalog.index(str(root)), retry_errors=retry_errors)
+    return ScanPlan(
+        root=root,
+        todo=c.todo,
+        unchanged=c.unchanged,
+        still_failing=c.still_failing,
+        restored=c.restored,
+        missing=(),
+        failures=c.failures,
+        errors=c.errors,
+        skipped_non_audio=0,
+        vanished=c.vanished,
+    )
+
+
+@dataclass(frozen=True)
+class _Compared:
+    todo: tuple[Pending, ...]
+    failures: tuple[Record, ...]
+    restored: tuple[str, ...]
+    seen: set[str]
+    errors: tuple[tuple[str, str], ...]
+    unchanged: int
+    still_failing: int
+    vanished: int
+
+
+def _compare(files: Sequence[Path], known: dict[str, Known], *, retry_errors: bool) -> _Compared:
+    """Stat each file and sort it: to analyse (new / changed / other schema / retried error),
+    unchanged, still failing, back from missing, unreadable, vanished."""
+    errors: list[tuple[str, str]] = []
     todo: list[Pending] = []
     failures: list[Record] = []
     restored: list[str] = []
     seen: set[str] = set()
     unchanged = still_failing = vanished = 0
-    for p in found.files:
+    for p in files:
         s = str(p)
         try:
             s.encode("utf-8")
@@ -156,22 +213,15 @@ def plan_scan(root: Path, catalog: Catalog, *, retry_errors: bool = False) -> Sc
                 restored.append(s)
             continue
         todo.append(Pending(p, st.st_size, st.st_mtime_ns, k is None))
-    missing = tuple(
-        path
-        for path, k in known.items()
-        if not k.missing and path not in seen and not _under(path, unlisted)
-    )
-    return ScanPlan(
-        root=root,
-        todo=tuple(todo),
-        unchanged=unchanged,
-        still_failing=still_failing,
-        restored=tuple(restored),
-        missing=missing,
-        failures=tuple(failures),
-        errors=tuple(errors),
-        skipped_non_audio=found.skipped_non_audio,
-        vanished=vanished,
+    return _Compared(
+        tuple(todo),
+        tuple(failures),
+        tuple(restored),
+        seen,
+        tuple(errors),
+        unchanged,
+        still_failing,
+        vanished,
     )
 
 

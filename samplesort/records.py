@@ -48,3 +48,28 @@ class FileResult:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+@dataclass(frozen=True)
+class Source:
+    """A file to organize, and the value of `{pack}` for it ("" when it has none)."""
+
+    path: Path
+    pack: str = ""
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    """Where one file goes and why. `review` items go under `_review/<best guess>/`.
+    `sidecars` are files that belong to the sample (Ableton `.asd`, REAPER `.reapeaks`...)
+    and travel with it; `note` is the detected pitch (e.g. "A1") or ""."""
+
+    source: Path
+    dest: Path
+    label: str
+    confidence: float
+    review: bool
+    reason: str
+    sidecars: tuple[Path, ...] = ()
+    note: str = ""
+    labels: tuple[str, ...] = ()
