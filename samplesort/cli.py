@@ -298,6 +298,9 @@ def corpus(
 from .cli_library import register  # noqa: E402  (scan, ls, stats, reclassify, dupes)
 
 register(app)
+from .cli_watch import register as register_watch  # noqa: E402  (watch)
+
+register_watch(app)
 
 
 def main() -> None:

@@ -39,11 +39,16 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import fsops
 from .audio import is_audio_path
 from .errors import SampleSortError
 from .packs import PackError, PackLimits, extract, is_pack_path
+
+if TYPE_CHECKING:
+    from .catalog import Catalog
+    from .model import ModelBundle
 
 log = logging.getLogger(__name__)
 
@@ -520,21 +525,71 @@ class Watcher:
 
 
 def _keep(src: Path, folder: Path) -> Path:
-    """Move `src` into `folder` under a free name, never overwriting: a hard link claims the
-    name (or, across filesystems, `fsops.place` copies it), then the source is removed."""
-    folder.mkdir(parents=True, exist_ok=True)
-    while True:
+    """Move `src` into `folder` under a free name, never overwriting (`fsops.move_file`)."""
+    fsops.make_parents(folder / src.name)
+    for _attempt in range(5):
         target = fsops.unique_path(folder / src.name)
         try:
-            os.link(src, target)
-            break
+            fsops.move_file(src, target, tmp=fsops.tmp_path_for(target, "pack"))
         except FileExistsError:
             continue
-        except OSError:  # another filesystem, or one without hard links
-            target = fsops.place(src, folder / src.name, mode="copy")
-            break
-    os.unlink(src)
-    return target
+        return target
+    raise OSError(17, f"no free name for {src.name}", str(folder))
+
+
+def organize_filer(
+    *,
+    into: Path,
+    mode: str,
+    template: str | None,
+    min_confidence: float,
+    tag: bool,
+    catalog: Catalog,
+    model: ModelBundle,
+    jobs: int | None = None,
+) -> Filer:
+    """The filer the CLI uses: each batch is one `organize_sources` run of kind "watch"
+    (analysed and recorded in `catalog`, planned with `template`, carried out and journaled),
+    so `samplesort history` lists it and `samplesort undo` reverses it. Raises `UsageError`
+    for a bad template or option before anything is watched."""
+    from .journal import Journal
+    from .organize import DEFAULT_TEMPLATE, OrganizeOptions, Source, organize_sources
+
+    options = OrganizeOptions(
+        into=into,
+        mode=mode,
+        template=template or DEFAULT_TEMPLATE,
+        min_confidence=min_confidence,
+        tag=tag,
+    )
+    options.check()
+    journal = Journal(catalog)
+
+    def filer(arrivals: Sequence[Arrival], should_stop: StopCheck) -> BatchOutcome:
+        result = organize_sources(
+            [Source(a.path, a.pack) for a in arrivals],
+            options,
+            catalog=catalog,
+            model=model,
+            kind="watch",
+            should_stop=should_stop,
+            jobs=jobs,
+        )
+        if result.run_id is None:  # nothing to do: all skipped or failed before planning
+            return BatchOutcome(None, (), result.skipped, result.errors)
+        placed = {
+            op.src: Path(op.dest)
+            for op in journal.ops(result.run_id)
+            if op.kind in ("move", "copy", "link") and op.state == "done"
+        }
+        filed = tuple(
+            Filed(item.source, placed[str(item.source)], item.label, item.confidence, item.review)
+            for item in result.items
+            if str(item.source) in placed
+        )
+        return BatchOutcome(result.run_id, filed, result.skipped, result.errors)
+
+    return filer
 
 
 def _log_outcome(outcome: BatchOutcome) -> None:
