@@ -1,7 +1,8 @@
 """Burst throughput of `samplesort watch`: N files land in an inbox at once; how long until
 every one is filed?
 
-    python -m bench.watch [--files 500] [--settle 0.2] [--corpus DIR] [--json OUT]
+    python -m bench.watch [--files 500] [--settle 0.2] [--batch 256] [--jobs 0] [--corpus DIR]
+                          [--json OUT]
 
 Two figures, each with a live watchdog observer on a temporary inbox:
 - engine: the watch engine alone (events, settle queue, batching) with a filer that only moves
@@ -52,7 +53,7 @@ def _move_filer(dest: Path) -> Filer:
 
 
 def burst(
-    sources: list[Path], filer_for: Callable[[Path], Filer], settle_s: float
+    sources: list[Path], filer_for: Callable[[Path], Filer], settle_s: float, batch_max: int
 ) -> dict[str, float]:
     """Copy `sources` into a watched inbox as fast as possible; time until all are filed."""
     with tempfile.TemporaryDirectory(prefix="samplesort-bench-watch-") as tmp:
@@ -70,20 +71,27 @@ def burst(
             if done >= len(sources):
                 all_filed.set()
 
-        options = WatchOptions(inboxes=(inbox,), dest=dest, settle_s=settle_s)
+        options = WatchOptions(inboxes=(inbox,), dest=dest, settle_s=settle_s, batch_max=batch_max)
+        # The watcher runs in this thread (the catalog's SQLite connection belongs to it);
+        # the files arrive from another.
         watcher = Watcher(options, filer_for(dest), on_batch=on_batch)
-        stop = threading.Event()
-        thread = threading.Thread(target=watcher.run, args=(stop.is_set,), daemon=True)
-        thread.start()
-        time.sleep(0.3)  # observer up
-        start = time.perf_counter()
-        for i, src in enumerate(sources):
-            shutil.copyfile(src, inbox / f"{i:05d} {src.name}")
-        written = time.perf_counter() - start
-        all_filed.wait(timeout=600)
-        elapsed = time.perf_counter() - start
-        stop.set()
-        thread.join()
+        times: dict[str, float] = {}
+
+        def produce() -> None:
+            time.sleep(0.5)  # observer up
+            times["start"] = time.perf_counter()
+            for i, src in enumerate(sources):
+                shutil.copyfile(src, inbox / f"{i:05d} {src.name}")
+            times["written"] = time.perf_counter()
+
+        producer = threading.Thread(target=produce, daemon=True)
+        producer.start()
+        deadline = time.monotonic() + 600
+        watcher.run(lambda: all_filed.is_set() or time.monotonic() > deadline)
+        end = time.perf_counter()
+        producer.join()
+        written = times["written"] - times["start"]
+        elapsed = end - times["start"]
         filed = sum(1 for p in dest.rglob("*") if p.is_file() and "_packs" not in p.parts)
     return {
         "files": len(sources),
@@ -91,6 +99,7 @@ def burst(
         "write_s": round(written, 3),
         "elapsed_s": round(elapsed, 3),
         "settle_s": settle_s,
+        "batch_max": batch_max,
         "batches": batches,
         "files_per_s": round(len(sources) / elapsed, 1),
     }
@@ -110,12 +119,14 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=500)
     ap.add_argument("--settle", type=float, default=0.2)
     ap.add_argument("--corpus", type=Path, default=Path("work-data/corpus"))
+    ap.add_argument("--batch", type=int, default=WatchOptions.batch_max, help="files per run")
+    ap.add_argument("--jobs", type=int, default=0, help="analysis processes (0 = all cores)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
     sources = _corpus_files(args.corpus.resolve(), args.files)
     out: dict[str, dict[str, float]] = {}
-    out["engine"] = burst(sources, _move_filer, args.settle)
+    out["engine"] = burst(sources, _move_filer, args.settle, args.batch)
 
     from samplesort.catalog import Catalog
     from samplesort.model import load_default
@@ -134,16 +145,17 @@ def main() -> None:
                     tag=False,
                     catalog=cat,
                     model=model,
+                    jobs=args.jobs,
                 )
 
-            out["organize"] = burst(sources, real, args.settle)
+            out["organize"] = burst(sources, real, args.settle, args.batch)
 
     con = stdout()
     for name, r in out.items():
         con.print(
             f"{name:9s} {r['filed']}/{r['files']} filed in {r['elapsed_s']:.2f} s "
             f"(written in {r['write_s']:.2f} s, settle {r['settle_s']} s, {r['batches']} "
-            f"batches): {r['files_per_s']:.0f} files/s"
+            f"batches of <= {r['batch_max']}): {r['files_per_s']:.0f} files/s"
         )
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))

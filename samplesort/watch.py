@@ -36,6 +36,7 @@ import os
 import queue
 import shutil
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +60,7 @@ JUNK_DIRS = frozenset({"__MACOSX", "$RECYCLE.BIN"})
 STAGING_DIR = ".samplesort-staging"
 PACKS_DIR = "_packs"
 WRITE_STALL_S = 300.0
+DONE_MEMORY = 100_000  # files remembered as handed over (a long-lived service stays bounded)
 MODES = ("move", "copy", "link")
 
 StopCheck = Callable[[], bool]
@@ -278,7 +280,8 @@ class Watcher:
         self.queue = SettleQueue(options.settle_s)
         self.poll_s = min(0.25, max(0.02, options.settle_s / 4))
         self._events: queue.SimpleQueue[tuple[str, str, str]] = queue.SimpleQueue()
-        self._done: dict[Path, Signature] = {}
+        # (size, mtime) of every file handed to the filer, newest last, at most DONE_MEMORY.
+        self._done: OrderedDict[Path, Signature] = OrderedDict()
         self._track_writes = False
 
     # --- what is ignored ---------------------------------------------------------------------
@@ -447,6 +450,12 @@ class Watcher:
         summary.elapsed_s = time.perf_counter() - start
         return summary
 
+    def _remember(self, path: Path, sig: Signature) -> None:
+        self._done[path] = sig
+        self._done.move_to_end(path)
+        while len(self._done) > DONE_MEMORY:
+            self._done.popitem(last=False)
+
     def _staging_for(self, zip_path: Path) -> Path:
         tag = hashlib.sha1(os.fsencode(zip_path)).hexdigest()[:8]
         return self.staging / f"{zip_path.stem}-{tag}"
@@ -458,7 +467,7 @@ class Watcher:
         errors: list[str] = []
         zips: list[tuple[Path, Path]] = []
         for path, sig in items:
-            self._done[path] = sig
+            self._remember(path, sig)
             if is_pack_path(path):
                 staging = self._staging_for(path)
                 try:
@@ -470,6 +479,10 @@ class Watcher:
                 except OSError as exc:
                     errors.append(f"{path}: cannot extract into {staging}: {exc.strerror or exc}")
                     log.error("%s", errors[-1])
+                    continue
+                if not files:  # not a sample pack (an installer, documents...): leave it
+                    shutil.rmtree(staging, ignore_errors=True)
+                    log.info("%s: no audio inside, left where it is", path)
                     continue
                 log.info("pack %s: %d audio file(s)", path, len(files))
                 arrivals.extend(Arrival(f, path.stem) for f in files)
@@ -602,4 +615,9 @@ def _log_outcome(outcome: BatchOutcome) -> None:
     if outcome.skipped:
         log.info("%d file(s) already filed by an earlier run", outcome.skipped)
     if outcome.run_id is not None:
-        log.info("run %d: %d filed", outcome.run_id, len(outcome.filed))
+        log.info(
+            "run %d: %d file(s) placed, %d of them to review",
+            outcome.run_id,
+            len(outcome.filed),
+            outcome.review,
+        )

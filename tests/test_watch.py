@@ -301,6 +301,7 @@ def test_zip_packs_filed_with_pack_name_bad_ones_refused(tmp_path: Path) -> None
     _zip(inbox / "Cool Pack.zip", {**good, "readme.txt": b"hi"})
     _zip(inbox / "slip.zip", {"ok.wav": b"RIFF", "../../../escaped.wav": b"RIFF evil"})
     _zip(inbox / "bomb.zip", {"huge.wav": bytes(30 * 1024**2)})
+    _zip(inbox / "invoice.zip", {"invoice.pdf": b"%PDF-1.4"})  # not a sample pack
     summary = _watcher(inbox, dest, filer, reports).run(lambda: False, once=True)
     assert sorted(filer.names()) == ["BD 1.wav", "SD 1.wav"]
     assert {a.pack for a in filer.calls} == {"Cool Pack"}
@@ -315,6 +316,7 @@ def test_zip_packs_filed_with_pack_name_bad_ones_refused(tmp_path: Path) -> None
     assert any("bomb.zip: refused: entry 'huge.wav' expands" in r for r in summary.refused)
     assert (inbox / "slip.zip").exists() and (inbox / "bomb.zip").exists()
     assert not any(p.name == "escaped.wav" for p in tmp_path.parent.rglob("escaped.wav"))
+    assert (inbox / "invoice.zip").exists() and not (dest / PACKS_DIR / "invoice.zip").exists()
     assert summary.status == "partial"
 
 
