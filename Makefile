@@ -15,13 +15,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## demo: install, generate a small drum library, scan it into a catalog with the bundled model
+## demo: install, generate a small drum library, scan it into a catalog with the bundled model,
+## and show (--dry-run) how organize would file it
 ## (exit 3 is expected: the demo library holds one broken file on purpose)
 demo: $(STAMP)
 	rm -rf demo-library demo-catalog.sqlite3*
 	$(BIN)/python -m fixtures.synth demo-library
 	$(BIN)/samplesort scan demo-library --catalog demo-catalog.sqlite3 || test $$? -eq 3
 	$(BIN)/samplesort ls --catalog demo-catalog.sqlite3
+	$(BIN)/samplesort organize demo-library --into demo-library/Sorted --catalog demo-catalog.sqlite3 --dry-run || test $$? -eq 3
 
 ## test: the offline test suite (seconds)
 test: $(STAMP)

@@ -297,6 +297,18 @@ def _same_content(a: Path, sha: str | None) -> bool:
         return False
 
 
+def _tag_temps(path: Path) -> list[Path]:
+    """Temporary copies `tags.write_tags` leaves beside `path` if killed mid-write."""
+    from .tags import TEMP_SUFFIX
+
+    head = f".{path.name[:60]}."
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return []
+    return [path.parent / n for n in names if n.startswith(head) and n.endswith(TEMP_SUFFIX)]
+
+
 class _Undo:
     def __init__(self, journal: Journal, dry_run: bool) -> None:
         self.j, self.dry_run = journal, dry_run
@@ -373,6 +385,9 @@ class _Undo:
     def tag(self, op: Op) -> None:
         path = Path(op.dest)
         backup = Path(op.backup or "")
+        if not self.dry_run:  # a tag write killed before its atomic replace leaves its copy
+            for t in _tag_temps(path):
+                fsops.remove_file(t)
         if not os.path.exists(path):
             self.errors.append(f"{path}: gone; its untagged original is kept at {backup}")
         elif _same_content(path, op.sha256):

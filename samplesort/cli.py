@@ -295,12 +295,11 @@ def corpus(
     err.print(", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
 
 
-from .cli_library import register  # noqa: E402  (scan, ls, stats, reclassify, dupes)
+from . import cli_library, cli_organize, cli_watch  # noqa: E402
 
-register(app)
-from .cli_watch import register as register_watch  # noqa: E402  (watch)
-
-register_watch(app)
+cli_library.register(app)  # scan, ls, stats, reclassify, dupes
+cli_organize.register(app)  # organize, tag, undo, history
+cli_watch.register(app)  # watch
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .cli_options import JobsOpt, ModelOpt, fail, load_model
+from .cli_options import CatalogOpt, JobsOpt, JsonOpt, ModelOpt, fail, load_model, open_catalog
 from .errors import ExitCode, SampleSortError
 
 if TYPE_CHECKING:
@@ -30,17 +30,6 @@ if TYPE_CHECKING:
 JSON_VERSION = 1
 SHOW_UNKNOWN = 20
 
-CatalogOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--catalog",
-        "-c",
-        envvar="SAMPLESORT_CATALOG",
-        show_envvar=True,
-        help="The catalog file (default: catalog.sqlite3 in the user data folder).",
-    ),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="JSON on stdout, for scripts.")]
 QueryArg = Annotated[
     list[str] | None,
     typer.Argument(
@@ -55,22 +44,6 @@ def register(app: typer.Typer) -> None:
     """Add the library commands to `app`."""
     for command in (scan, ls_, stats, reclassify, dupes):
         app.command(name=command.__name__.rstrip("_"))(command)
-
-
-@contextmanager
-def _open(path: Path | None) -> Iterator[Catalog]:
-    from .catalog import Catalog
-
-    try:
-        cat = Catalog.open(path)
-    except SampleSortError as exc:
-        raise fail(exc) from None
-    try:
-        yield cat
-    except SampleSortError as exc:
-        raise fail(exc) from None
-    finally:
-        cat.close()
 
 
 @contextmanager
@@ -231,7 +204,7 @@ def scan(
     from . import library, render
 
     err = render.stderr()
-    with _open(catalog) as cat:
+    with open_catalog(catalog) as cat:
         bundle = load_model(model) if model is not None else None
         with _scan_progress(sys.stderr.isatty() and not as_json) as (on_plan, advance):
             result = library.scan(
@@ -286,7 +259,7 @@ def ls_(
     from . import render
     from .query import parse
 
-    with _open(catalog) as cat:
+    with open_catalog(catalog) as cat:
         try:
             q = parse(query or [])
         except SampleSortError as exc:
@@ -344,7 +317,7 @@ def stats(
     from . import render
     from .query import parse
 
-    with _open(catalog) as cat:
+    with open_catalog(catalog) as cat:
         try:
             s = cat.stats(parse(query or []))
         except SampleSortError as exc:
@@ -388,7 +361,7 @@ def reclassify(
     from . import library, render
 
     err = render.stderr()
-    with _open(catalog) as cat:
+    with open_catalog(catalog) as cat:
         try:
             bundle = load_model(model)
             r = library.reclassify(cat, bundle, jobs=jobs)
@@ -420,7 +393,7 @@ def dupes(
 
     out = render.stdout()
     groups = files = 0
-    with _open(catalog) as cat:
+    with open_catalog(catalog) as cat:
         for group in cat.dupes():
             groups += 1
             files += len(group) - 1

@@ -3,12 +3,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .errors import SampleSortError
+
+if TYPE_CHECKING:
+    from .catalog import Catalog
 
 ModelOpt = Annotated[
     Path | None,
@@ -20,6 +25,17 @@ ModelOpt = Annotated[
     ),
 ]
 JobsOpt = Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (0 = all cores).")]
+CatalogOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--catalog",
+        "-c",
+        envvar="SAMPLESORT_CATALOG",
+        show_envvar=True,
+        help="The catalog file (default: catalog.sqlite3 in the user data folder).",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="JSON on stdout, for scripts.")]
 
 
 def fail(exc: SampleSortError) -> typer.Exit:
@@ -33,3 +49,21 @@ def load_model(path: Path | None):  # noqa: ANN201 - ModelBundle, imported lazil
     from .model import load, load_default
 
     return load(path) if path is not None else load_default()
+
+
+@contextmanager
+def open_catalog(path: Path | None) -> Iterator[Catalog]:
+    """The catalog at `path` (or the default one), closed afterwards; a SampleSortError inside
+    becomes a one-line message and its exit code."""
+    from .catalog import Catalog
+
+    try:
+        cat = Catalog.open(path)
+    except SampleSortError as exc:
+        raise fail(exc) from None
+    try:
+        yield cat
+    except SampleSortError as exc:
+        raise fail(exc) from None
+    finally:
+        cat.close()

@@ -24,8 +24,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .cli_library import CatalogOpt
-from .cli_options import JobsOpt, ModelOpt, fail, load_model
+from .cli_options import CatalogOpt, JobsOpt, ModelOpt, fail, load_model
 from .errors import ExitCode, SampleSortError, UsageError
 
 if TYPE_CHECKING:

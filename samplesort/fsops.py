@@ -204,8 +204,7 @@ def move_file(src: Path, dest: Path, *, tmp: Path, sha256: str | None = None) ->
             raise FileExistsError(errno.EEXIST, "destination exists", str(dest)) from None
         if exc.errno == errno.EXDEV:
             copy_file(src, dest, tmp=tmp, sha256=sha256)
-            os.unlink(src)
-            fsync_dir(src.parent)
+            _remove_source_or_roll_back(src, dest)
             return
         if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
             raise
@@ -215,7 +214,17 @@ def move_file(src: Path, dest: Path, *, tmp: Path, sha256: str | None = None) ->
         fsync_dir(dest.parent)
         return
     fsync_dir(dest.parent)
-    os.unlink(src)
+    _remove_source_or_roll_back(src, dest)
+
+
+def _remove_source_or_roll_back(src: Path, dest: Path) -> None:
+    """Last step of a move: remove `src`; if that is refused (a read-only source folder),
+    remove the new name instead, so the file is exactly where it was, and re-raise."""
+    try:
+        os.unlink(src)
+    except OSError:
+        os.unlink(dest)
+        raise
     fsync_dir(src.parent)
 
 

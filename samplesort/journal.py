@@ -289,14 +289,16 @@ class Journal:
                 )
             ]
 
-    def already_filed(self, path: Path, size: int, mtime_ns: int) -> bool:
-        """Whether a run not undone already moved, copied or linked this very file (same
-        path, size and mtime) — so a restarted watch or a re-run never files it twice."""
+    def already_filed(self, path: Path, size: int, mtime_ns: int, into: Path) -> bool:
+        """Whether a run into `into` that was not undone already moved, copied or linked this
+        very file (same path, size and mtime) — so a restarted watch or a re-run never files
+        it twice."""
         with self.catalog.snapshot() as conn:
             row = conn.execute(
                 "SELECT 1 FROM ops JOIN runs ON runs.id = ops.run_id WHERE ops.src = ? "
                 "AND ops.kind IN ('move', 'copy', 'link') AND ops.state = 'done' "
-                "AND ops.size = ? AND ops.mtime_ns = ? AND runs.status NOT IN ('undone') LIMIT 1",
-                (str(path), size, mtime_ns),
+                "AND ops.size = ? AND ops.mtime_ns = ? AND runs.dest = ? "
+                "AND runs.status NOT IN ('undone') LIMIT 1",
+                (str(path), size, mtime_ns, str(into)),
             ).fetchone()
         return row is not None

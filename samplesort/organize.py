@@ -192,7 +192,7 @@ def plan(
         except OSError as exc:
             errors.append(f"{p}: cannot read: {exc.strerror or exc}")
             continue
-        if journal.already_filed(p, st.st_size, st.st_mtime_ns):
+        if journal.already_filed(p, st.st_size, st.st_mtime_ns, into):
             skipped += 1
             continue
         todo.append(replace(s, path=p))

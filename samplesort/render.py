@@ -163,7 +163,7 @@ def plot_confusion(report: dict[str, Any], out: Path) -> None:
 
 
 @contextmanager
-def progress_bar(total: int, *, label: str, enabled: bool) -> Iterator[Any]:
+def progress_bar(total: int | None, *, label: str, enabled: bool) -> Iterator[Any]:
     """A rich progress bar on stderr (files/s, ETA); a no-op callback when disabled."""
     if not enabled:
         yield lambda n=1: None

@@ -121,7 +121,8 @@ def test_ls_outputs_and_queries(tmp_path: Path) -> None:
     result = runner.invoke(app, ["ls", "dupes", "--paths", "--catalog", str(cat)])
     assert result.stdout.splitlines() == [str(lib / "kick" / "copy of kick.wav"), str(files[0])]
 
-    result = runner.invoke(app, ["ls", "--catalog", str(cat)])
+    # wide enough that rich does not fold the (tmp_path-long) paths
+    result = runner.invoke(app, ["ls", "--catalog", str(cat)], env={"COLUMNS": "300"})
     assert (
         result.exit_code == 0 and "kick 000.wav" in result.stdout and "9 file(s)" in result.stderr
     )
