@@ -265,6 +265,7 @@ def watch(
             catalog=cat,
             model=bundle,
             jobs=jobs,
+            root=paths[0] if len(paths) == 1 else None,
         )
         options = WatchOptions(inboxes=tuple(paths), dest=dest, settle_s=settle_s, mode=mode)
         interactive = sys.stderr.isatty() and not as_json

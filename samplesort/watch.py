@@ -560,10 +560,12 @@ def organize_filer(
     catalog: Catalog,
     model: ModelBundle,
     jobs: int | None = None,
+    root: Path | None = None,
 ) -> Filer:
     """The filer the CLI uses: each batch is one `organize_sources` run of kind "watch"
     (analysed and recorded in `catalog`, planned with `template`, carried out and journaled),
-    so `samplesort history` lists it and `samplesort undo` reverses it. Raises `UsageError`
+    so `samplesort history` lists it (with `root`, the inbox) and `samplesort undo` reverses
+    it. Raises `UsageError`
     for a bad template or option before anything is watched."""
     from .journal import Journal
     from .organize import DEFAULT_TEMPLATE, OrganizeOptions, Source, organize_sources
@@ -587,6 +589,7 @@ def organize_filer(
             kind="watch",
             should_stop=should_stop,
             jobs=jobs,
+            root=root,
         )
         if result.run_id is None:  # nothing to do: all skipped or failed before planning
             return BatchOutcome(None, (), result.skipped, result.errors)

@@ -20,7 +20,6 @@ import pytest
 from typer.testing import CliRunner
 
 from fixtures import synth
-from samplesort.actions import undo
 from samplesort.catalog import Catalog
 from samplesort.cli import app
 from samplesort.journal import Journal
@@ -107,12 +106,14 @@ def test_once_files_loose_samples_and_packs_then_undo_reverses_it(
     assert "filed " in text or "review " in text
     assert f"{inbox / 'Free Kit' / 'kick 000.wav'} -> {dest}" in text
 
-    with Catalog.open(cat) as c:
-        journal = Journal(c)
-        runs = journal.runs()
-        assert [(run.kind, run.status) for run in runs] == [("watch", "ok")]
-        res = undo(journal, runs[0].id)
-        assert res.status == "ok", res.errors
+    hist = runner.invoke(app, ["history", "--json", "--catalog", str(cat)])
+    assert hist.exit_code == 0, hist.output
+    runs = [json.loads(line) for line in hist.stdout.splitlines()]
+    assert [(r["kind"], r["status"], r["ops"]["move"]) for r in runs] == [("watch", "ok", 6)]
+    assert runs[0]["root"] == str(inbox.resolve())
+    undone = runner.invoke(app, ["undo", "--json", "--catalog", str(cat)])
+    assert undone.exit_code == 0, undone.output
+    assert json.loads(undone.stdout)["status"] == "ok"
     assert {_sha(p) for p in _audio_under(inbox)} == loose_sums
     # The pack's files go back to where they were filed from: the staging folder.
     back = _audio_under(dest)
