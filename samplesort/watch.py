@@ -60,10 +60,15 @@ JUNK_DIRS = frozenset({"__MACOSX", "$RECYCLE.BIN"})
 STAGING_DIR = ".samplesort-staging"
 PACKS_DIR = "_packs"
 WRITE_STALL_S = 300.0
+RETRY_S = 60.0  # a batch the filer failed as a whole (catalog locked, disk full) is retried
 DONE_MEMORY = 100_000  # files remembered as handed over (a long-lived service stays bounded)
 MODES = ("move", "copy", "link")
 
 StopCheck = Callable[[], bool]
+
+
+class WatchError(SampleSortError):
+    """The inboxes cannot be watched (one line naming them and why)."""
 
 
 @dataclass(frozen=True)
@@ -201,10 +206,11 @@ class SettleQueue:
     def __contains__(self, path: object) -> bool:
         return path in self._pending
 
-    def touch(self, path: Path, *, writing: bool | None = None) -> None:
-        """Something happened to `path`: restart its clock. `writing`: True after a write
-        event, False after close-after-write or a rename into place, None to keep."""
-        now = self.clock()
+    def touch(self, path: Path, *, writing: bool | None = None, delay_s: float = 0.0) -> None:
+        """Something happened to `path`: restart its clock (`delay_s` later). `writing`: True
+        after a write event, False after close-after-write or a rename into place, None to
+        keep."""
+        now = self.clock() + delay_s
         entry = self._pending.get(path)
         if entry is None:
             self._pending[path] = _Pending(since=now, writing=bool(writing))
@@ -237,7 +243,7 @@ class SettleQueue:
                 continue
             sig = (st.st_size, st.st_mtime_ns)
             if sig != entry.sig:
-                entry.sig, entry.since = sig, now
+                entry.sig, entry.since = sig, max(now, entry.since)  # (a retry may wait longer)
                 continue
             quiet = now - entry.since
             if quiet < self.settle_s or (entry.writing and quiet < self.stall_s):
@@ -283,6 +289,7 @@ class Watcher:
         # (size, mtime) of every file handed to the filer, newest last, at most DONE_MEMORY.
         self._done: OrderedDict[Path, Signature] = OrderedDict()
         self._track_writes = False
+        self._once = False
 
     # --- what is ignored ---------------------------------------------------------------------
 
@@ -412,7 +419,13 @@ class Watcher:
         handler = Handler()
         for inbox in self.inboxes:
             observer.schedule(handler, str(inbox), recursive=True, event_filter=list(kinds))
-        observer.start()
+        try:
+            observer.start()
+        except OSError as exc:  # e.g. inotify's watch or instance limit
+            raise WatchError(
+                f"cannot watch {', '.join(map(str, self.inboxes))}: {exc.strerror or exc}"
+                + (" (raise fs.inotify.max_user_watches)" if "limit" in str(exc) else "")
+            ) from None
         return observer
 
     # --- the loop ----------------------------------------------------------------------------
@@ -423,6 +436,7 @@ class Watcher:
         `once`: no observer; file what is there (waiting for it to settle) and return."""
         summary = WatchSummary()
         start = time.perf_counter()
+        self._once = once
         observer = None
         try:
             if not once:
@@ -493,11 +507,14 @@ class Watcher:
         if arrivals:
             try:
                 outcome = self.filer(arrivals, should_stop)
-            except SampleSortError as exc:  # e.g. the catalog: these files wait for a restart
-                errors.append(f"{len(arrivals)} file(s) not filed: {exc}")
+            except SampleSortError as exc:  # e.g. the catalog is locked, the disk full
+                retry = "" if self._once else f"; retrying in {RETRY_S:.0f} s"
+                errors.append(f"{len(arrivals)} file(s) not filed: {exc}{retry}")
                 log.error("%s", errors[-1])
                 for path, _ in items:
                     self._done.pop(path, None)
+                    if not self._once:
+                        self.queue.touch(path, delay_s=RETRY_S)
             else:
                 _log_outcome(outcome)
         complete = outcome is not None and not should_stop()

@@ -300,7 +300,7 @@ def test_zip_packs_filed_with_pack_name_bad_ones_refused(tmp_path: Path) -> None
     good = {"Kicks/Sub/BD 1.wav": os.urandom(900), "Snares/SD 1.wav": os.urandom(800)}
     _zip(inbox / "Cool Pack.zip", {**good, "readme.txt": b"hi"})
     _zip(inbox / "slip.zip", {"ok.wav": b"RIFF", "../../../escaped.wav": b"RIFF evil"})
-    _zip(inbox / "bomb.zip", {"huge.wav": bytes(30 * 1024**2)})
+    _zip(inbox / "bomb.zip", {"huge.wav": bytes(3 * 1024**2)})
     _zip(inbox / "invoice.zip", {"invoice.pdf": b"%PDF-1.4"})  # not a sample pack
     summary = _watcher(inbox, dest, filer, reports).run(lambda: False, once=True)
     assert sorted(filer.names()) == ["BD 1.wav", "SD 1.wav"]
@@ -366,6 +366,28 @@ def test_filer_failure_is_collected_and_the_files_stay(tmp_path: Path) -> None:
     ]
     assert summary.status == "error"
     assert (inbox / "a.wav").exists()
+
+
+def test_filer_failure_while_watching_is_retried_later(tmp_path: Path) -> None:
+    from samplesort.errors import SampleSortError
+
+    inbox, dest = _ready(tmp_path)
+    (inbox / "a.wav").write_bytes(b"aaaa")
+    calls = []
+
+    def broken(arrivals: Sequence[Arrival], should_stop: Callable[[], bool]) -> BatchOutcome:
+        calls.append(time.monotonic())
+        raise SampleSortError("catalog.sqlite3: cannot write the catalog: database is locked")
+
+    opts = WatchOptions(inboxes=(inbox,), dest=dest, settle_s=0.05)
+    w = Watcher(opts, broken)
+    run = Running(w)
+    wait_until(lambda: len(calls) == 1)
+    time.sleep(0.3)
+    assert len(calls) == 1  # not retried at once...
+    assert inbox / "a.wav" in w.queue  # ...but waiting for the retry
+    summary = run.stop()
+    assert summary.errors[0].endswith("database is locked; retrying in 60 s")
 
 
 def test_settle_queue_rules(tmp_path: Path) -> None:
