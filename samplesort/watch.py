@@ -413,6 +413,8 @@ class Watcher:
                 if kind is not None:
                     events.put((kind, os.fsdecode(event.src_path), os.fsdecode(event.dest_path)))
 
+        # watchdog logs an error when a stop races a pending inotify read; it is harmless.
+        logging.getLogger("watchdog.observers.inotify").addFilter(_INACTIVE_EMITTER)
         observer = Observer()
         # Only inotify reports close-after-write; elsewhere the settle time is the whole rule.
         self._track_writes = type(observer).__name__ == "InotifyObserver"
@@ -444,18 +446,21 @@ class Watcher:
             for inbox in self.inboxes:
                 n = self._scan(inbox)
                 log.info("watching %s (%d file(s) waiting)", inbox, n)
+            next_look = 0.0
             while not should_stop():
                 self._drain(0)
-                ready = [(p, s) for p, s in self.queue.ready() if self._done.get(p) != s]
-                if ready:
-                    for chunk in _chunks(ready, self.options.batch_max):
-                        summary.add(self._process(chunk, should_stop))
-                        if should_stop():
-                            break
-                    continue
-                if once and not len(self.queue):
-                    break
-                self._drain(self.poll_s)
+                if time.monotonic() >= next_look:  # stat the pending files every poll_s only
+                    next_look = time.monotonic() + self.poll_s
+                    ready = [(p, s) for p, s in self.queue.ready() if self._done.get(p) != s]
+                    if ready:
+                        for chunk in _chunks(ready, self.options.batch_max):
+                            summary.add(self._process(chunk, should_stop))
+                            if should_stop():
+                                break
+                        continue
+                    if once and not len(self.queue):
+                        break
+                self._drain(max(0.0, next_look - time.monotonic()))
         finally:
             if observer is not None:
                 observer.stop()
@@ -552,6 +557,14 @@ class Watcher:
             return None
         log.info("pack %s kept as %s", zip_path, kept)
         return kept
+
+
+class _InactiveEmitterFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "called when the thread is inactive" not in record.getMessage()
+
+
+_INACTIVE_EMITTER = _InactiveEmitterFilter()  # addFilter ignores a filter already there
 
 
 def _keep(src: Path, folder: Path) -> Path:
