@@ -243,3 +243,30 @@ def test_sigterm_while_files_arrive_then_restart_files_each_once(
     with Catalog.open(cat) as c:
         runs = Journal(c).runs()
         assert runs and all(r.kind == "watch" and r.status in ("ok", "interrupted") for r in runs)
+
+
+def test_live_view_counts_and_last_lines(tmp_path: Path) -> None:
+    import logging
+
+    from rich.console import Console
+
+    from samplesort.cli_watch import _LiveView, parse_duration
+    from samplesort.watch import BatchOutcome, BatchReport, Filed, Watcher, WatchOptions
+
+    assert [parse_duration(t) for t in ("2s", "500ms", "1.5", "1m")] == [2.0, 0.5, 1.5, 60.0]
+    inbox, dest = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    watcher = Watcher(WatchOptions(inboxes=(inbox,), dest=dest), lambda a, s: BatchOutcome(None))
+    live = _LiveView(watcher, dest)
+    filed = (
+        Filed(inbox / "a.wav", dest / "kick" / "a.wav", "kick", 0.9),
+        Filed(inbox / "b.wav", dest / "_review" / "b.wav", "tom", 0.4, review=True),
+    )
+    live.on_batch(BatchReport(2, BatchOutcome(7, filed, 1, ("c.wav: not audio",)), ("z.zip: no",)))
+    live.emit(logging.makeLogRecord({"msg": "filed %s", "args": ("a.wav",), "levelno": 20}))
+    console = Console(record=True, width=200)
+    console.print(live.__rich__())
+    text = console.export_text()
+    assert f"watching {inbox} -> {dest}" in text
+    assert "filed 1  review 1  already filed 1  errors 1  refused packs 1  waiting 0" in text
+    assert text.rstrip().endswith("filed a.wav")
