@@ -202,9 +202,10 @@ def test_sigterm_while_files_arrive_then_restart_files_each_once(
 
     i = 0
     while not any(line.split()[3:4] in (["filed"], ["review"]) for line in list(lines)):
-        assert i < len(sources) and time.monotonic() < deadline, "".join(lines)
-        arrive(sources[i])
-        i += 1
+        assert time.monotonic() < deadline, "".join(lines)
+        if i < len(sources) - 10:  # on a slow machine, wait for the first batch with 10 left
+            arrive(sources[i])
+            i += 1
         time.sleep(0.05)
     for src in sources[i : i + 5]:  # keep files arriving while it stops
         arrive(src)
