@@ -203,15 +203,15 @@ def watch(
         bool, typer.Option("--copy", help="Copy files instead of moving them (inbox untouched).")
     ] = False,
     template: Annotated[
-        str | None,
+        str,
         typer.Option(
-            help="Destination under --into: {group} {label} {pack} {stem} {ext} "
-            "[default: {group}/{label}/{pack}/{stem}{ext}]."
+            help="Destination under --into. Fields: {label} {group} {pack} (the zip's name, or "
+            "the folder under the inbox) {stem} {ext} {confidence} {note}."
         ),
-    ] = None,
+    ] = "{group}/{label}/{pack}/{stem}{ext}",
     min_confidence: Annotated[
         float,
-        typer.Option(help="Below this confidence a file goes to _review/ instead.", min=0, max=1),
+        typer.Option(help="Below this, a file goes to _review/<best guess>/.", min=0, max=1),
     ] = 0.6,
     settle: Annotated[
         str,
@@ -241,8 +241,9 @@ def watch(
     belongs, unattended. Files are acted on only once complete; every batch is a journaled run
     (`samplesort history`, `samplesort undo`).
 
-    Stops cleanly on Ctrl-C / SIGTERM. Exit status: 0 ok (or stopped by SIGTERM), 3 when some
-    files could not be filed or packs were refused (--once), 1 on a fatal error, 130 on Ctrl-C.
+    Zip packs are extracted and filed with {pack} = the zip's name; the zip is kept (in
+    DEST/_packs/ after a move). Stops cleanly on Ctrl-C / SIGTERM. Exit status: 0 ok (also
+    after SIGTERM), 3 some files failed or packs were refused (--once), 130 after Ctrl-C.
     """
     from .catalog import Catalog
     from .watch import Watcher, WatchOptions, organize_filer
