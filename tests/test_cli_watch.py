@@ -271,3 +271,46 @@ def test_live_view_counts_and_last_lines(tmp_path: Path) -> None:
     assert f"watching {inbox} -> {dest}" in text
     assert "filed 1  review 1  already filed 1  errors 1  refused packs 1  waiting 0" in text
     assert text.rstrip().endswith("filed a.wav")
+
+
+def test_pack_stopped_half_way_is_finished_after_a_restart(
+    tmp_path: Path, model_args: list[str]
+) -> None:
+    """Stop after the first file of a pack is moved: the zip stays in the inbox; the next start
+    re-extracts it, skips what was filed (same staging path, size, mtime) and files the rest."""
+    from samplesort.cli_options import load_model
+    from samplesort.watch import Watcher, WatchOptions, organize_filer
+
+    inbox, dest = tmp_path / "inbox", tmp_path / "dest"
+    inbox.mkdir()
+    members = {f"Kit/{v}/{v} {i}.wav": v for i, v in enumerate(VOICES)}
+    sums = _pack(inbox / "Kit.zip", tmp_path / "src", members)
+    model = load_model(Path(model_args[1]) if model_args else None)
+
+    def filed() -> list[Path]:
+        return [p for p in _audio_under(dest) if ".samplesort-staging" not in p.parts]
+
+    with Catalog.open(tmp_path / "cat.sqlite3") as cat:
+
+        def run(should_stop) -> None:  # noqa: ANN001
+            filer = organize_filer(
+                into=dest,
+                mode="move",
+                template=None,
+                min_confidence=0.6,
+                tag=False,
+                catalog=cat,
+                model=model,
+                jobs=1,
+            )
+            opts = WatchOptions(inboxes=(inbox,), dest=dest, settle_s=0.05)
+            Watcher(opts, filer).run(should_stop, once=True)
+
+        run(lambda: len(filed()) >= 1)  # the executor asks before every operation
+        assert len(filed()) == 1
+        assert (inbox / "Kit.zip").exists() and not (dest / "_packs").exists()
+        run(lambda: False)
+        runs = Journal(cat).runs()
+    assert sorted(_sha(p) for p in filed()) == sorted(sums.values())  # each once
+    assert (dest / "_packs" / "Kit.zip").exists() and not (inbox / "Kit.zip").exists()
+    assert sorted(r.status for r in runs) == ["interrupted", "ok"]
