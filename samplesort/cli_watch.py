@@ -95,7 +95,9 @@ class _LiveView(logging.Handler):
         self.watcher = watcher
         self.dest = dest
         self.lines: deque[tuple[str, str]] = deque(maxlen=12)
-        self.counts = {"filed": 0, "review": 0, "skipped": 0, "errors": 0, "refused": 0}
+        self.counts = dict.fromkeys(
+            ("filed", "review", "skipped", "undone", "errors", "refused"), 0
+        )
 
     def emit(self, record: logging.LogRecord) -> None:
         style = {logging.WARNING: "yellow", logging.ERROR: "red"}.get(record.levelno, "")
@@ -109,6 +111,7 @@ class _LiveView(logging.Handler):
             c["filed"] += len(r.outcome.filed) - r.outcome.review
             c["review"] += r.outcome.review
             c["skipped"] += r.outcome.skipped
+            c["undone"] += r.outcome.undone
             c["errors"] += len(r.outcome.errors)
 
     def __rich__(self) -> Any:
@@ -126,7 +129,7 @@ class _LiveView(logging.Handler):
             (f"filed {c['filed']}", "green"),
             "  ",
             (f"review {c['review']}", "yellow"),
-            f"  already filed {c['skipped']}  ",
+            f"  already filed {c['skipped']}  undone, left alone {c['undone']}  ",
             (f"errors {c['errors']}", "red" if c["errors"] else ""),
             "  ",
             (f"refused packs {c['refused']}", "red" if c["refused"] else ""),
@@ -182,6 +185,7 @@ def _summary_json(s: WatchSummary, dest: Path) -> str:
                 "filed": s.filed - s.review,
                 "review": s.review,
                 "skipped": s.skipped,
+                "undone": s.undone,
                 "errors": len(s.errors),
                 "refused": len(s.refused),
             },
@@ -295,7 +299,8 @@ def watch(
         print(_summary_json(summary, dest))
     typer.echo(
         f"samplesort watch: {summary.filed - summary.review} filed, {summary.review} to review, "
-        f"{summary.skipped} already filed, {len(summary.errors)} error(s), "
+        f"{summary.skipped} already filed, {summary.undone} undone (left alone), "
+        f"{len(summary.errors)} error(s), "
         f"{len(summary.refused)} refused pack(s) in {summary.batches} run(s)",
         err=True,
     )

@@ -11,6 +11,9 @@ When a file counts as complete:
   written to is held until it is closed as well, whatever the settle time says. A file held
   open, unchanged, for `WRITE_STALL_S` is taken anyway (an event lost to a queue overflow must
   not strand it).
+- A file found by a walk (catch-up on start, `--once`, a folder moved in) has no event history:
+  on Linux, /proc says whether a process (of this user) holds it open for writing, and such a
+  file waits until it is not (looked at again every `OPEN_RECHECK_S`).
 - An empty file is never complete (Firefox creates an empty placeholder under the final name
   while the `.part` downloads); one that stays empty for the settle time is dropped.
 
@@ -18,7 +21,9 @@ On start the inboxes are walked, so what arrived while the watcher was not runni
 up. The destination tree (with its staging and `_packs` folders) is ignored wherever it is,
 so DEST inside INBOX does not loop; files already handed to the filer are remembered by (path,
 size, mtime), so events caused by the filer itself (a copy reading its source) never re-file a
-file. Across restarts the filer is responsible (organize skips a file it has already filed).
+file. Across restarts the filer is responsible: organize skips a file it has already filed, and
+`organize_filer` leaves alone a file that an undo of a watch run put back (same path, size and
+mtime; touching it makes it new again).
 
 Zip packs are extracted (`packs.extract`) into `DEST/.samplesort-staging/<stem>-<id>/` and
 their audio handed to the filer with `pack` = the zip's stem. The zip is never deleted: in move
@@ -37,7 +42,7 @@ import queue
 import shutil
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -60,6 +65,7 @@ JUNK_DIRS = frozenset({"__MACOSX", "$RECYCLE.BIN"})
 STAGING_DIR = ".samplesort-staging"
 PACKS_DIR = "_packs"
 WRITE_STALL_S = 300.0
+OPEN_RECHECK_S = 1.0  # a found file held open for writing by a process: look again this often
 RETRY_S = 60.0  # a batch the filer failed as a whole (catalog locked, disk full) is retried
 DONE_MEMORY = 100_000  # files remembered as handed over (a long-lived service stays bounded)
 MODES = ("move", "copy", "link")
@@ -98,6 +104,7 @@ class BatchOutcome:
     filed: tuple[Filed, ...] = ()
     skipped: int = 0  # filed by an earlier run
     errors: tuple[str, ...] = ()  # one line each, naming the file
+    undone: int = 0  # put back by an undo of a watch run: left alone
 
     @property
     def review(self) -> int:
@@ -136,6 +143,7 @@ class WatchSummary:
     filed: int = 0
     review: int = 0
     skipped: int = 0
+    undone: int = 0
     errors: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     run_ids: list[int] = field(default_factory=list)
@@ -146,7 +154,7 @@ class WatchSummary:
     def status(self) -> str:
         if not (self.errors or self.refused):
             return "ok"
-        return "partial" if self.filed or self.skipped else "error"
+        return "partial" if self.filed or self.skipped or self.undone else "error"
 
     def add(self, r: BatchReport) -> None:
         self.batches += 1
@@ -157,6 +165,7 @@ class WatchSummary:
             self.filed += len(r.outcome.filed)
             self.review += r.outcome.review
             self.skipped += r.outcome.skipped
+            self.undone += r.outcome.undone
             self.errors.extend(r.outcome.errors)
             if r.outcome.run_id is not None:
                 self.run_ids.append(r.outcome.run_id)
@@ -181,7 +190,45 @@ Signature = tuple[int, int]  # (size, mtime_ns)
 class _Pending:
     since: float
     writing: bool
+    tracked: bool  # its writes are seen as events (it appeared while watched, or was closed)
     sig: Signature | None = None
+    recheck_at: float | None = None  # held because a process has it open: look again then
+
+
+def open_for_writing(paths: Iterable[Path]) -> set[Path]:
+    """Linux: which of `paths` a process (one we may inspect: the user's own) holds open for
+    writing, from /proc/<pid>/fd and fdinfo. Elsewhere, or without /proc, none."""
+    want = {os.path.realpath(p): p for p in paths}
+    busy: set[Path] = set()
+    try:
+        pids = [d for d in os.listdir("/proc") if d.isdigit()]
+    except OSError:
+        return busy
+    for pid in pids:
+        fd_dir = f"/proc/{pid}/fd"
+        try:
+            fds = os.listdir(fd_dir)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                p = want.get(os.readlink(f"{fd_dir}/{fd}"))
+            except OSError:
+                continue
+            if p is None or p in busy:
+                continue
+            flags = os.O_RDWR  # if fdinfo cannot be read, assume the worst
+            try:
+                with open(f"/proc/{pid}/fdinfo/{fd}") as info:
+                    for line in info:
+                        if line.startswith("flags:"):
+                            flags = int(line.split()[1], 8)
+                            break
+            except (OSError, ValueError):
+                pass
+            if flags & (os.O_WRONLY | os.O_RDWR):
+                busy.add(p)
+    return busy
 
 
 class SettleQueue:
@@ -194,10 +241,12 @@ class SettleQueue:
         *,
         stall_s: float = WRITE_STALL_S,
         clock: Callable[[], float] = time.monotonic,
+        open_check: Callable[[Iterable[Path]], set[Path]] | None = None,
     ) -> None:
         self.settle_s = settle_s
         self.stall_s = stall_s
         self.clock = clock
+        self.open_check = open_check
         self._pending: dict[Path, _Pending] = {}
 
     def __len__(self) -> int:
@@ -206,18 +255,27 @@ class SettleQueue:
     def __contains__(self, path: object) -> bool:
         return path in self._pending
 
-    def touch(self, path: Path, *, writing: bool | None = None, delay_s: float = 0.0) -> None:
+    def touch(
+        self,
+        path: Path,
+        *,
+        writing: bool | None = None,
+        tracked: bool = False,
+        delay_s: float = 0.0,
+    ) -> None:
         """Something happened to `path`: restart its clock (`delay_s` later). `writing`: True
         after a write event, False after close-after-write or a rename into place, None to
-        keep."""
+        keep. `tracked`: its writes and closes will show up as events (it was created while
+        watched); a file found by a walk is not, and is checked with `open_check` instead."""
         now = self.clock() + delay_s
         entry = self._pending.get(path)
         if entry is None:
-            self._pending[path] = _Pending(since=now, writing=bool(writing))
+            self._pending[path] = _Pending(since=now, writing=bool(writing), tracked=tracked)
             return
         entry.since, entry.sig = now, None
+        entry.tracked = entry.tracked or tracked
         if writing is not None:
-            entry.writing = writing
+            entry.writing, entry.recheck_at = writing, None
 
     def discard(self, path: Path) -> None:
         self._pending.pop(path, None)
@@ -230,7 +288,7 @@ class SettleQueue:
         """Remove and return the complete files with their (size, mtime_ns), oldest first.
         Vanished files and files that stayed empty for the settle time are dropped."""
         now = self.clock()
-        out: list[tuple[Path, Signature]] = []
+        quiet_ones: list[tuple[Path, _Pending, Signature, float]] = []
         for path, entry in list(self._pending.items()):
             try:
                 st = os.stat(path)
@@ -246,13 +304,26 @@ class SettleQueue:
                 entry.sig, entry.since = sig, max(now, entry.since)  # (a retry may wait longer)
                 continue
             quiet = now - entry.since
-            if quiet < self.settle_s or (entry.writing and quiet < self.stall_s):
+            if quiet < self.settle_s:
+                continue
+            if entry.recheck_at is not None:  # held open by a process: look again when due
+                if now < entry.recheck_at:
+                    continue
+            elif entry.writing and quiet < self.stall_s:
+                continue
+            quiet_ones.append((path, entry, sig, quiet))
+        untracked = [p for p, e, _, _ in quiet_ones if not e.tracked]
+        busy = self.open_check(untracked) if untracked and self.open_check else set()
+        out: list[tuple[Path, Signature]] = []
+        for path, entry, sig, quiet in quiet_ones:
+            if path in busy:  # unchanged, but a process holds it open for writing
+                entry.writing, entry.recheck_at = True, now + OPEN_RECHECK_S
                 continue
             del self._pending[path]
-            if st.st_size == 0:
+            if sig[0] == 0:
                 log.debug("%s: still empty after %.1f s, dropped", path, quiet)
                 continue
-            if entry.writing:
+            if entry.writing and entry.recheck_at is None:
                 log.warning("%s: no close event after %.0f s unchanged, taken", path, quiet)
             out.append((path, sig))
         return out
@@ -283,7 +354,10 @@ class Watcher:
         real = Path(os.path.realpath(self.dest))
         self._dest_roots = (self.dest,) if real == self.dest else (self.dest, real)
         self.staging = self.dest / STAGING_DIR
-        self.queue = SettleQueue(options.settle_s)
+        self.queue = SettleQueue(
+            options.settle_s,
+            open_check=open_for_writing if os.path.isdir("/proc/self/fdinfo") else None,
+        )
         self.poll_s = min(0.25, max(0.02, options.settle_s / 4))
         self._events: queue.SimpleQueue[tuple[str, str, str]] = queue.SimpleQueue()
         # (size, mtime) of every file handed to the filer, newest last, at most DONE_MEMORY.
@@ -359,14 +433,15 @@ class Watcher:
         elif kind == "moved":
             self.queue.discard(path)
             if dest and self._wanted(Path(dest)):
-                self.queue.touch(Path(dest), writing=False)
+                self.queue.touch(Path(dest), writing=False, tracked=self._track_writes)
         elif self._wanted(path):
+            track = self._track_writes
             if kind == "modified":
-                self.queue.touch(path, writing=True if self._track_writes else None)
+                self.queue.touch(path, writing=True if track else None, tracked=track)
             elif kind == "closed":
-                self.queue.touch(path, writing=False)
+                self.queue.touch(path, writing=False, tracked=True)
             else:  # created (also a file moved in from outside the inbox)
-                self.queue.touch(path)
+                self.queue.touch(path, tracked=track)
 
     def _drain(self, timeout: float) -> None:
         try:
@@ -609,10 +684,45 @@ def organize_filer(
     )
     options.check()
     journal = Journal(catalog)
+    dest = str(Path(os.path.abspath(into)))
+    undone_runs: dict[int, frozenset[tuple[str, int | None, int | None]]] = {}
+
+    def undone() -> set[tuple[str, int | None, int | None]]:
+        """(path, size, mtime) of files an undo of a watch run into `into` put back."""
+        out: set[tuple[str, int | None, int | None]] = set()
+        for run in journal.runs():
+            if run.kind != "watch" or run.undone_at is None or run.dest != dest:
+                continue
+            got = undone_runs.get(run.id)
+            if got is None:
+                got = frozenset(
+                    (op.src, op.size, op.mtime_ns)
+                    for op in journal.ops(run.id)
+                    if op.kind in ("move", "copy", "link") and op.state == "undone" and op.src
+                )
+                if run.status == "undone":  # final; an undo-partial run may change
+                    undone_runs[run.id] = got
+            out |= got
+        return out
 
     def filer(arrivals: Sequence[Arrival], should_stop: StopCheck) -> BatchOutcome:
+        held = undone()
+        todo = []
+        for a in arrivals:
+            try:
+                st = os.stat(a.path)
+            except OSError:
+                todo.append(a)  # organize reports it
+                continue
+            if (str(a.path), st.st_size, st.st_mtime_ns) in held:
+                log.info("%s: put back by an undo, left alone (touch it to file it again)", a.path)
+            else:
+                todo.append(a)
+        left = len(arrivals) - len(todo)
+        if not todo:
+            return BatchOutcome(None, undone=left)
         result = organize_sources(
-            [Source(a.path, a.pack) for a in arrivals],
+            [Source(a.path, a.pack) for a in todo],
             options,
             catalog=catalog,
             model=model,
@@ -622,7 +732,7 @@ def organize_filer(
             root=root,
         )
         if result.run_id is None:  # nothing to do: all skipped or failed before planning
-            return BatchOutcome(None, (), result.skipped, result.errors)
+            return BatchOutcome(None, (), result.skipped, result.errors, left)
         placed = {
             op.src: Path(op.dest)
             for op in journal.ops(result.run_id)
@@ -633,7 +743,7 @@ def organize_filer(
             for item in result.items
             if str(item.source) in placed
         )
-        return BatchOutcome(result.run_id, filed, result.skipped, result.errors)
+        return BatchOutcome(result.run_id, filed, result.skipped, result.errors, left)
 
     return filer
 

@@ -119,6 +119,16 @@ def test_once_files_loose_samples_and_packs_then_undo_reverses_it(
     back = _audio_under(dest)
     assert {_sha(p) for p in back} == set(pack_sums.values())
     assert all(".samplesort-staging" in p.parts for p in back)
+    # Files put back by the undo are left alone by the next start; touched, one is filed again.
+    again = _watch(inbox, dest, cat, model_args)
+    assert again.exit_code == 3, again.output  # evil.zip is still refused
+    assert json.loads(again.stdout)["counts"]["undone"] == 4
+    assert {_sha(p) for p in _audio_under(inbox)} == loose_sums
+    os.utime(inbox / "Free Kit" / "kick 000.wav")
+    touched = _watch(inbox, dest, cat, model_args)
+    c = json.loads(touched.stdout)["counts"]
+    assert (c["filed"] + c["review"], c["undone"]) == (1, 3)
+    assert not (inbox / "Free Kit" / "kick 000.wav").exists()
 
 
 def test_copy_mode_restart_never_files_twice_and_dest_inside_inbox(
@@ -142,7 +152,15 @@ def test_copy_mode_restart_never_files_twice_and_dest_inside_inbox(
     second = _watch(inbox, dest, cat, model_args, "--copy")
     assert second.exit_code == 0, second.output
     c2 = json.loads(second.stdout)["counts"]
-    assert c2 == {"arrived": 5, "filed": 0, "review": 0, "skipped": 5, "errors": 0, "refused": 0}
+    assert c2 == {
+        "arrived": 5,
+        "filed": 0,
+        "review": 0,
+        "skipped": 5,
+        "undone": 0,
+        "errors": 0,
+        "refused": 0,
+    }
     assert _audio_under(dest) == placed
 
 
@@ -269,7 +287,10 @@ def test_live_view_counts_and_last_lines(tmp_path: Path) -> None:
     console.print(live.__rich__())
     text = console.export_text()
     assert f"watching {inbox} -> {dest}" in text
-    assert "filed 1  review 1  already filed 1  errors 1  refused packs 1  waiting 0" in text
+    assert (
+        "filed 1  review 1  already filed 1  undone, left alone 0  errors 1  refused packs 1"
+        in text
+    )
     assert text.rstrip().endswith("filed a.wav")
 
 

@@ -214,21 +214,43 @@ def test_burst_of_500_files_all_filed_none_twice(
 
 
 def test_catch_up_on_start_and_dest_inside_inbox_does_not_loop(tmp_path: Path) -> None:
+    """Files that arrived before the start are filed, and one a process still holds open for
+    writing (found by the walk, so no write events were seen) waits until it is closed."""
     inbox = tmp_path / "Downloads"
     dest = inbox / "Sorted"
     (dest / "_loose").mkdir(parents=True)
     (dest / "_loose" / "old.wav").write_bytes(b"filed last week")
     (inbox / "early.wav").write_bytes(b"arrived while not running")
+    chunks = [os.urandom(3000), os.urandom(3000)]
+    held = open(inbox / "in progress.wav", "wb")  # noqa: SIM115 - closed below
+    held.write(chunks[0])
+    held.flush()
     filer = FolderFiler(dest)
     run = Running(_watcher(inbox, dest, filer))
     wait_until(lambda: filer.names() == ["early.wav"])
+    time.sleep(3 * SETTLE_S)  # unchanged for longer than the settle time, but open
+    held.write(chunks[1])
+    held.close()
     (inbox / "late.wav").write_bytes(b"arrived while running")
-    wait_until(lambda: sorted(filer.names()) == ["early.wav", "late.wav"])
+    names = ["early.wav", "in progress.wav", "late.wav"]
+    wait_until(lambda: sorted(filer.names()) == names)
     time.sleep(2 * SETTLE_S)  # the moves into DEST raise events inside INBOX: none is filed
     summary = run.stop()
-    assert sorted(filer.names()) == ["early.wav", "late.wav"]
-    assert summary.filed == 2
-    assert sorted(p.name for p in dest.rglob("*.wav")) == ["early.wav", "late.wav", "old.wav"]
+    assert sorted(filer.names()) == names
+    assert filer.sums["in progress.wav"] == _sha(b"".join(chunks))
+    assert summary.filed == 3
+    assert sorted(p.name for p in dest.rglob("*.wav")) == [*names, "old.wav"]
+
+
+def test_open_for_writing_sees_this_process_writers_only(tmp_path: Path) -> None:
+    from samplesort.watch import open_for_writing
+
+    w, r, idle = tmp_path / "w.wav", tmp_path / "r.wav", tmp_path / "idle.wav"
+    for p in (w, r, idle):
+        p.write_bytes(b"x")
+    with open(w, "ab"), open(r, "rb"):
+        assert open_for_writing([w, r, idle]) == {w}
+    assert open_for_writing([w, r, idle]) == set()
 
 
 def test_copy_mode_does_not_refile_after_reads_and_touches(tmp_path: Path) -> None:
@@ -268,21 +290,36 @@ def test_once_files_what_is_there_ignores_temp_and_empty_files(tmp_path: Path) -
             with open(inbox / "growing.wav", "ab") as f:
                 f.write(c)
 
-    writer = threading.Thread(target=grow)
-    writer.start()
+    # Held open with a pause longer than the settle time: only /proc says it is not done.
+    held_chunks = [os.urandom(1500), os.urandom(1500)]
+    held = open(inbox / "held.wav", "wb")  # noqa: SIM115 - closed by the writer
+    held.write(held_chunks[0])
+    held.flush()
+
+    def finish_held() -> None:
+        time.sleep(4 * SETTLE_S)
+        held.write(held_chunks[1])
+        held.close()
+
+    writers = [threading.Thread(target=grow), threading.Thread(target=finish_held)]
+    for w in writers:
+        w.start()
     filer = FolderFiler(dest)
     start = time.monotonic()
     summary = _watcher(inbox, dest, filer).run(lambda: False, once=True)
-    writer.join()
+    for w in writers:
+        w.join()
     assert time.monotonic() - start < 5
-    assert sorted(filer.names()) == ["a.wav", "b.flac", "growing.wav"]
+    assert sorted(filer.names()) == ["a.wav", "b.flac", "growing.wav", "held.wav"]
     assert filer.sums["growing.wav"] == _sha(b"".join(chunks))
+    assert filer.sums["held.wav"] == _sha(b"".join(held_chunks))
     assert {a.path.name: a.pack for a in filer.calls} == {
         "a.wav": "",
         "b.flac": "nested",
         "growing.wav": "",
+        "held.wav": "",
     }
-    assert summary.filed == 3 and summary.status == "ok" and not summary.stopped
+    assert summary.filed == 4 and summary.status == "ok" and not summary.stopped
     assert (inbox / "empty.wav").exists()
 
 
