@@ -14,8 +14,6 @@ import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import pytest
-
 from samplesort import fsops
 from samplesort.watch import (
     PACKS_DIR,
@@ -24,11 +22,9 @@ from samplesort.watch import (
     BatchOutcome,
     BatchReport,
     Filed,
-    SettleQueue,
     Watcher,
     WatchOptions,
     WatchSummary,
-    is_temp_name,
 )
 
 SETTLE_S = 0.2
@@ -242,17 +238,6 @@ def test_catch_up_on_start_and_dest_inside_inbox_does_not_loop(tmp_path: Path) -
     assert sorted(p.name for p in dest.rglob("*.wav")) == [*names, "old.wav"]
 
 
-def test_open_for_writing_sees_this_process_writers_only(tmp_path: Path) -> None:
-    from samplesort.watch import open_for_writing
-
-    w, r, idle = tmp_path / "w.wav", tmp_path / "r.wav", tmp_path / "idle.wav"
-    for p in (w, r, idle):
-        p.write_bytes(b"x")
-    with open(w, "ab"), open(r, "rb"):
-        assert open_for_writing([w, r, idle]) == {w}
-    assert open_for_writing([w, r, idle]) == set()
-
-
 def test_copy_mode_does_not_refile_after_reads_and_touches(tmp_path: Path) -> None:
     inbox, dest = _ready(tmp_path)
     filer = FolderFiler(dest, mode="copy")
@@ -425,55 +410,3 @@ def test_filer_failure_while_watching_is_retried_later(tmp_path: Path) -> None:
     assert inbox / "a.wav" in w.queue  # ...but waiting for the retry
     summary = run.stop()
     assert summary.errors[0].endswith("database is locked; retrying in 60 s")
-
-
-def test_settle_queue_rules(tmp_path: Path) -> None:
-    now = [0.0]
-    q = SettleQueue(1.0, stall_s=10.0, clock=lambda: now[0])
-    f = tmp_path / "a.wav"
-    f.write_bytes(b"1234")
-    q.touch(f)
-    assert q.ready() == []  # first look: records size and mtime
-    now[0] = 0.9
-    assert q.ready() == []
-    now[0] = 1.1
-    st = f.stat()
-    assert q.ready() == [(f, (4, st.st_mtime_ns))] and len(q) == 0
-    # A file open for writing waits for its close event, or for the stall time.
-    q.touch(f, writing=True)
-    q.ready()
-    now[0] = 5.0
-    assert q.ready() == []
-    q.touch(f, writing=False)
-    q.ready()
-    now[0] = 6.5
-    assert [p for p, _ in q.ready()] == [f]
-    q.touch(f, writing=True)
-    q.ready()
-    now[0] = 20.0
-    assert [p for p, _ in q.ready()] == [f]
-    # A change restarts the clock; a vanished file is dropped.
-    q.touch(f)
-    q.ready()
-    now[0] = 21.5
-    f.write_bytes(b"123456")
-    assert q.ready() == []
-    f.unlink()
-    now[0] = 30.0
-    assert q.ready() == [] and len(q) == 0
-
-
-@pytest.mark.parametrize(
-    ("name", "temp"),
-    [
-        ("kick.wav", False),
-        ("kick.wav.crdownload", True),
-        ("kick.wav.part", True),
-        ("kick.wav.download", True),
-        ("kick.WAV.TMP", True),
-        ("~$kick.wav", True),
-        (".kick.wav", True),
-    ],
-)
-def test_temp_names(name: str, temp: bool) -> None:
-    assert is_temp_name(name) is temp
