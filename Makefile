@@ -56,6 +56,7 @@ corpus-drumsynth: corpus
 bench: corpus
 	$(BIN)/python -m bench.run $(DATA)/corpus
 	$(BIN)/python -m bench.scan $(DATA)/corpus
+	$(BIN)/python -m bench.organize $(DATA)/corpus
 
 clean:
 	rm -rf $(DATA) demo-library build dist *.egg-info

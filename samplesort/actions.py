@@ -168,19 +168,17 @@ class _Executor:
         assert a.src is not None
         src = a.src
         size, mtime = _stat(src)
-        sha = fsops.sha256_file(src) if a.kind in ("move", "copy") else None
         self.ensure_dir(dest.parent)
         for _attempt in range(5):
             target = fsops.unique_path(dest)
             tmp = fsops.tmp_path_for(target, f"{self.run_id}-{self.seq + 1}")
-            op = self._pending(
-                a.kind, src=src, dest=target, tmp=tmp, size=size, mtime_ns=mtime, sha256=sha
-            )
+            op = self._pending(a.kind, src=src, dest=target, tmp=tmp, size=size, mtime_ns=mtime)
+            digest = None  # a copy's SHA-256: undo removes only a copy it can prove is its own
             try:
                 if a.kind == "move":
-                    fsops.move_file(src, target, tmp=tmp, sha256=sha)
+                    fsops.move_file(src, target, tmp=tmp)
                 elif a.kind == "copy":
-                    fsops.copy_file(src, target, tmp=tmp, sha256=sha)
+                    digest = fsops.copy_file(src, target, tmp=tmp)
                 else:
                     fsops.link_file(src, target)
             except FileExistsError:
@@ -189,7 +187,7 @@ class _Executor:
             except OSError as exc:
                 self.j.failed(op.id, _why(exc))
                 raise
-            self._done(op)
+            self._done(op, new_sha256=digest)
             self.final[i] = target
             self.pathmap.append((str(src), str(target), a.kind))
             return
@@ -340,14 +338,14 @@ class _Undo:
 
             def back() -> None:
                 fsops.make_parents(src)
-                fsops.move_file(dest, src, tmp=fsops.tmp_path_for(src, "undo"), sha256=None)
+                fsops.move_file(dest, src, tmp=fsops.tmp_path_for(src, "undo"))
 
             self._act(op, f"move {dest} -> {src}", back)
             self.pathmap.append((str(dest), str(src), "move"))
         elif has_dest and has_src:
-            if os.path.samefile(src, dest) or (
-                _same_content(dest, op.sha256) and _same_content(src, op.sha256)
-            ):  # killed between claiming the new name and removing the old one
+            if fsops.same_file_content(src, dest):
+                # killed between claiming the new name and removing the old one (one file under
+                # two names, or a verified cross-filesystem copy not yet removed from the source)
                 self._act(
                     op,
                     f"remove {dest} (the move had not finished)",
@@ -368,7 +366,11 @@ class _Undo:
         self._clean_tmp(op)
         if not os.path.lexists(dest):
             self._act(op, f"nothing to do for {dest} (the copy never landed)", None)
-        elif _same_content(dest, op.sha256):
+        elif (
+            _same_content(dest, op.new_sha256)
+            if op.new_sha256
+            else fsops.same_file_content(dest, Path(op.src or ""))  # killed before "done"
+        ):
             self._act(op, f"remove copy {dest}", lambda: fsops.remove_file(dest))
         else:
             self.errors.append(f"{dest}: changed since it was copied; left in place")

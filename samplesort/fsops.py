@@ -168,52 +168,62 @@ def tmp_path_for(dest: Path, tag: str) -> Path:
     return dest.with_name(f"{TMP_PREFIX}{tag}.part")
 
 
-def _copy_verified(src: Path, tmp: Path, expect_sha256: str | None) -> None:
-    """Copy src to tmp (mode and times too), fsync, and check size and hash."""
+def _copy_verified(src: Path, tmp: Path) -> str:
+    """Copy src to the new file tmp (mode and times too), fsync it, read it back and check its
+    size and SHA-256 against what was read from src; return that SHA-256."""
+    h = hashlib.sha256()
+    size = 0
     with open(src, "rb") as fin, open(tmp, "xb") as fout:
-        shutil.copyfileobj(fin, fout, 1 << 20)
+        for block in iter(lambda: fin.read(1 << 20), b""):
+            h.update(block)
+            size += len(block)
+            fout.write(block)
         fout.flush()
         os.fsync(fout.fileno())
     shutil.copystat(src, tmp)
-    if tmp.stat().st_size != src.stat().st_size:
-        raise OSError(errno.EIO, "copy has the wrong size", str(tmp))
-    if expect_sha256 is not None and sha256_file(tmp) != expect_sha256:
-        raise OSError(errno.EIO, "copy does not match the source's SHA-256", str(tmp))
+    digest = h.hexdigest()
+    if tmp.stat().st_size != size or sha256_file(tmp) != digest:
+        raise OSError(errno.EIO, "the copy does not match the source (size or SHA-256)", str(tmp))
+    return digest
 
 
-def copy_file(src: Path, dest: Path, *, tmp: Path, sha256: str | None = None) -> None:
-    """Copy `src` to the free name `dest` through `tmp`; FileExistsError if `dest` got taken."""
+def copy_file(src: Path, dest: Path, *, tmp: Path, durable_name: bool = False) -> str:
+    """Copy `src` to the free name `dest` through `tmp` (verified, its bytes fsynced); return
+    its SHA-256. FileExistsError if `dest` got taken meanwhile (nothing is left behind).
+    `durable_name` also fsyncs the folder, for a move that removes the source next."""
     try:
-        _copy_verified(src, tmp, sha256)
+        digest = _copy_verified(src, tmp)
         os.link(tmp, dest)
-        fsync_dir(dest.parent)
+        if durable_name:
+            fsync_dir(dest.parent)
+        return digest
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def move_file(src: Path, dest: Path, *, tmp: Path, sha256: str | None = None) -> None:
+def move_file(src: Path, dest: Path, *, tmp: Path) -> None:
     """Move `src` to the free name `dest`; FileExistsError if `dest` got taken (src untouched).
 
-    One filesystem: hard-link then unlink (atomic claim; the file is always reachable).
-    Filesystems without hard links: rename after a check. Across filesystems: verified copy
-    through `tmp`, claim, then remove the source."""
+    One filesystem: hard-link then unlink — an atomic claim, no bytes copied, the file always
+    reachable under one of its names (journaling filesystems commit the two in order, so no
+    fsync is needed). Filesystems without hard links: rename after a check. Across
+    filesystems: verified, fsynced copy through `tmp`, claim, then remove the source."""
     try:
         os.link(src, dest, follow_symlinks=False)
     except OSError as exc:
         if exc.errno == errno.EEXIST:
             raise FileExistsError(errno.EEXIST, "destination exists", str(dest)) from None
         if exc.errno == errno.EXDEV:
-            copy_file(src, dest, tmp=tmp, sha256=sha256)
+            copy_file(src, dest, tmp=tmp, durable_name=True)
             _remove_source_or_roll_back(src, dest)
+            fsync_dir(src.parent)
             return
         if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
             raise
         if os.path.lexists(dest):
             raise FileExistsError(errno.EEXIST, "destination exists", str(dest)) from None
         os.rename(src, dest)
-        fsync_dir(dest.parent)
         return
-    fsync_dir(dest.parent)
     _remove_source_or_roll_back(src, dest)
 
 
@@ -225,7 +235,6 @@ def _remove_source_or_roll_back(src: Path, dest: Path) -> None:
     except OSError:
         os.unlink(dest)
         raise
-    fsync_dir(src.parent)
 
 
 def link_file(src: Path, dest: Path) -> None:
@@ -235,7 +244,6 @@ def link_file(src: Path, dest: Path) -> None:
 
 def remove_file(path: Path) -> None:
     os.unlink(path)
-    fsync_dir(path.parent)
 
 
 def backup_file(src: Path, backup: Path) -> None:
@@ -243,7 +251,7 @@ def backup_file(src: Path, backup: Path) -> None:
     backup.parent.mkdir(parents=True, exist_ok=True)
     tmp = backup.with_name(backup.name + ".part")
     tmp.unlink(missing_ok=True)
-    _copy_verified(src, tmp, sha256_file(src))
+    _copy_verified(src, tmp)
     os.replace(tmp, backup)
 
 
@@ -252,7 +260,7 @@ def restore_file(backup: Path, dest: Path) -> None:
     tmp = tmp_path_for(dest, "restore")
     tmp.unlink(missing_ok=True)
     try:
-        _copy_verified(backup, tmp, sha256_file(backup))
+        _copy_verified(backup, tmp)
         os.replace(tmp, dest)
         fsync_dir(dest.parent)
     finally:
