@@ -55,7 +55,7 @@ def _check_paths(inboxes: list[Path], into: Path) -> tuple[list[Path], Path]:
     dest = into.expanduser().resolve()
     out = []
     for inbox in inboxes:
-        if not inbox.is_dir():
+        if not inbox.expanduser().is_dir():
             raise UsageError(f"{inbox}: not a folder")
         real = inbox.expanduser().resolve()
         if real == dest:
@@ -301,7 +301,7 @@ def watch(
         f"samplesort watch: {summary.filed - summary.review} filed, {summary.review} to review, "
         f"{summary.skipped} already filed, {summary.undone} undone (left alone), "
         f"{len(summary.errors)} error(s), "
-        f"{len(summary.refused)} refused pack(s) in {summary.batches} run(s)",
+        f"{len(summary.refused)} refused pack(s) in {len(summary.run_ids)} run(s)",
         err=True,
     )
     if got and got[0] == signal.SIGINT:
