@@ -170,6 +170,8 @@ def test_copy_mode_restart_never_files_twice_and_dest_inside_inbox(
         (["--settle", "soon"], "--settle 'soon': expected a duration"),
         (["--template", "{nope}/{stem}{ext}"], "nope"),
         (["--into", "INBOX/.."], "the inbox cannot be inside the destination"),
+        (["--into", "INBOX"], "the inbox cannot be the destination"),
+        (["INBOX/missing"], "missing: not a folder"),
     ],
 )
 def test_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:
