@@ -150,6 +150,11 @@ def remove_dir(folder: Path) -> None:
     os.rmdir(folder)
 
 
+def make_dir_tree(folder: Path) -> None:
+    """Create `folder` and its missing parents."""
+    folder.mkdir(parents=True, exist_ok=True)
+
+
 def make_parents(path: Path) -> None:
     """Create the missing folders above `path` (restoring a file's original folder)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -263,5 +268,27 @@ def restore_file(backup: Path, dest: Path) -> None:
         _copy_verified(backup, tmp)
         os.replace(tmp, dest)
         fsync_dir(dest.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def remove_tree(folder: Path) -> None:
+    """Remove a folder samplesort owns (a pack's staging folder) with everything in it."""
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def write_stream(dest: Path, chunks: Iterable[bytes], *, mtime: float | None = None) -> None:
+    """Write `chunks` to `dest` through a hidden temporary name renamed into place (a crash
+    never leaves a partial file under the final name); `mtime` sets its times. `dest` is in a
+    folder samplesort owns (staging), so replacing is allowed there."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.part")
+    try:
+        with open(tmp, "wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+        if mtime is not None:
+            os.utime(tmp, (mtime, mtime))
+        os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)

@@ -12,15 +12,16 @@ itself is never modified or deleted here.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import stat
 import time
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import fsops
 from .audio import is_audio_path
 from .errors import SampleSortError
 
@@ -157,29 +158,27 @@ def extract(zip_path: Path, target: Path, limits: PackLimits = PackLimits()) -> 
     is left under `target`."""
     listing = inspect(zip_path, limits)
     target = Path(target)
-    if target.exists():
-        shutil.rmtree(target)
-    target.mkdir(parents=True)
+    fsops.remove_tree(target)
+    fsops.make_dir_tree(target)
     root = target.resolve()
     free = shutil.disk_usage(root).free
     if listing.total_bytes > free:
-        shutil.rmtree(target, ignore_errors=True)
+        fsops.remove_tree(target)
         raise _refuse(zip_path, f"{listing.total_bytes} bytes of audio but only {free} bytes free")
     written: list[Path] = []
     try:
         with zipfile.ZipFile(zip_path) as zf:
             for entry in listing.audio:
                 dest = root.joinpath(*entry.parts)
-                dest.parent.mkdir(parents=True, exist_ok=True)
                 if not _inside(dest.parent.resolve(), root):  # belt and braces
                     raise _refuse(zip_path, f"entry {entry.name!r} resolves outside the target")
                 _copy_entry(zf, entry, dest, zip_path)
                 written.append(dest)
     except PackError:
-        shutil.rmtree(target, ignore_errors=True)
+        fsops.remove_tree(target)
         raise
     except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
-        shutil.rmtree(target, ignore_errors=True)
+        fsops.remove_tree(target)
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         raise PackError(f"{zip_path}: cannot extract: {reason}") from None
     return tuple(written)
@@ -187,14 +186,14 @@ def extract(zip_path: Path, target: Path, limits: PackLimits = PackLimits()) -> 
 
 def _copy_entry(zf: zipfile.ZipFile, entry: PackEntry, dest: Path, zip_path: Path) -> None:
     info = zf.getinfo(entry.name)
-    tmp = dest.with_name(f".{dest.name}.part")
-    n = 0
-    with zf.open(info) as src, open(tmp, "wb") as out:
-        while chunk := src.read(_CHUNK):
-            n += len(chunk)
-            if n > entry.size:  # zipfile stops at the declared size; never trust it blindly
-                raise _refuse(zip_path, f"entry {entry.name!r} holds more than it declares")
-            out.write(chunk)
-    stamp = time.mktime((*info.date_time, 0, 0, -1))
-    os.utime(tmp, (stamp, stamp))
-    os.replace(tmp, dest)
+
+    def chunks() -> Iterator[bytes]:
+        n = 0
+        with zf.open(info) as src:
+            while chunk := src.read(_CHUNK):
+                n += len(chunk)
+                if n > entry.size:  # zipfile stops at the declared size; never trust it blindly
+                    raise _refuse(zip_path, f"entry {entry.name!r} holds more than it declares")
+                yield chunk
+
+    fsops.write_stream(dest, chunks(), mtime=time.mktime((*info.date_time, 0, 0, -1)))

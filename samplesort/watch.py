@@ -39,7 +39,6 @@ import hashlib
 import logging
 import os
 import queue
-import shutil
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -418,7 +417,7 @@ class Watcher:
                     log.error("%s", errors[-1])
                     continue
                 if not files:  # not a sample pack (an installer, documents...): leave it
-                    shutil.rmtree(staging, ignore_errors=True)
+                    fsops.remove_tree(staging)
                     log.info("%s: no audio inside, left where it is", path)
                     continue
                 log.info("pack %s: %d audio file(s)", path, len(files))
@@ -464,7 +463,7 @@ class Watcher:
         """Tidy the staging folder; in move mode, move a fully handled zip to DEST/_packs."""
         if self.options.mode == "link":
             return None  # the links point into the staging folder: it stays
-        shutil.rmtree(staging, ignore_errors=True)
+        fsops.remove_tree(staging)
         if self.options.mode != "move" or not complete:
             return None
         try:
