@@ -1,0 +1,141 @@
+"""Pure onset segmentation for full-track mode: mono samples -> onset times -> hit segments.
+
+Drum-tuned onset strength: a log-power mel spectrogram (64 bands, 16 ms window, 5 ms hop),
+each frame compared with a frequency-max-filtered frame two hops back (SuperFlux, Böck &
+Widmer 2013), positive differences summed. Because it works on decibels, a quiet ghost note
+or a closed hat over a ringing crash rises as clearly as an accent, which is what the default
+librosa detector misses in fast hat rolls and dense cymbal patterns. Peaks are picked with a
+local-maximum window, a moving-average threshold and a 25 ms minimum gap (32nd notes at 180
+BPM are 42 ms apart), then each onset is refined to the sample where the hit's energy rises.
+
+A hit's segment runs from just before its onset to the next onset, at most MAX_SEGMENT_S.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .features import mel_filterbank, power_spectrogram
+
+N_FFT = 512
+HOP = 160
+N_MELS = 64
+LAG = 2  # frames between the compared spectra
+FLOOR_DB = -100.0  # band power floor (dB re full scale)
+MIN_LEVEL_DB = -65.0  # frames quieter than this (total power, dB re full scale) start no hit
+DELTA = 4.0  # odf units (summed dB per band / N_MELS * 10) above the moving average
+PRE_MAX_S, POST_MAX_S = 0.02, 0.02
+PRE_AVG_S, POST_AVG_S = 0.1, 0.05
+MIN_GAP_S = 0.025
+PRE_ROLL_S = 0.003
+MAX_SEGMENT_S = 0.5
+
+
+@dataclass(frozen=True)
+class Onsets:
+    times_s: np.ndarray  # refined onset times (where the hit starts sounding)
+    strength: np.ndarray  # onset-strength value at each detected peak
+    odf: np.ndarray  # the onset-strength function, one value per hop
+    hop_s: float
+
+
+@dataclass(frozen=True)
+class Segment:
+    onset_s: float  # when the hit starts sounding
+    start: int  # sample index of the slice start (PRE_ROLL_S before the onset)
+    end: int  # exclusive: the next onset's slice start, at most MAX_SEGMENT_S later
+    strength: float
+
+
+def onset_strength(x: np.ndarray, *, sr_hz: int) -> tuple[np.ndarray, np.ndarray]:
+    """(odf, level_db) per hop: the SuperFlux onset strength and each frame's total power in
+    dB re a full-scale signal. Frame i is centred at sample i * HOP."""
+    x = np.asarray(x, dtype=np.float32)
+    P = power_spectrogram(x, n_fft=N_FFT, hop=HOP)
+    fb = mel_filterbank(sr_hz=sr_hz, n_fft=N_FFT, n_mels=N_MELS, fmin_hz=30.0)
+    full_scale = (N_FFT * 0.5) ** 2  # |rfft|^2 of a full-scale sine under a Hann window, ~
+    M = P @ fb.T
+    M_db = 10.0 * np.log10(np.maximum(M / (full_scale * fb.max()), 10 ** (FLOOR_DB / 10)))
+    from scipy.ndimage import maximum_filter1d
+
+    ref = maximum_filter1d(M_db, size=3, axis=1)
+    diff = np.zeros_like(M_db)
+    diff[LAG:] = M_db[LAG:] - ref[:-LAG]
+    odf = np.maximum(diff, 0.0).sum(axis=1) / N_MELS
+    level_db = 10.0 * np.log10(np.maximum(P.sum(axis=1) / full_scale, 1e-20))
+    return odf.astype(np.float32), level_db.astype(np.float32)
+
+
+def pick_peaks(odf: np.ndarray, level_db: np.ndarray, *, hop_s: float) -> np.ndarray:
+    """Frame indices of onset peaks: local maxima over +-20 ms, DELTA above the moving mean
+    (100 ms before, 50 ms after), in a frame loud enough, at least MIN_GAP_S apart."""
+    from scipy.ndimage import maximum_filter1d, uniform_filter1d
+
+    if odf.size < 3:
+        return np.zeros(0, dtype=np.int64)
+    pre_m, post_m = round(PRE_MAX_S / hop_s), round(POST_MAX_S / hop_s)
+    local_max = maximum_filter1d(odf, size=pre_m + post_m + 1, origin=(pre_m - post_m) // 2)
+    pre_a, post_a = round(PRE_AVG_S / hop_s), round(POST_AVG_S / hop_s)
+    avg = uniform_filter1d(odf, size=pre_a + post_a + 1, origin=(pre_a - post_a) // 2)
+    loud = maximum_filter1d(level_db, size=5) >= MIN_LEVEL_DB
+    cand = np.nonzero((odf >= local_max) & (odf >= avg + DELTA) & loud)[0]
+    out: list[int] = []
+    gap = MIN_GAP_S / hop_s
+    for i in cand:
+        if out and i - out[-1] < gap:
+            if odf[i] > odf[out[-1]]:
+                out[-1] = int(i)
+            continue
+        out.append(int(i))
+    return np.asarray(out, dtype=np.int64)
+
+
+def refine(x: np.ndarray, peaks: np.ndarray, *, sr_hz: int) -> np.ndarray:
+    """Sample-accurate onset of each peak frame: in the 25 ms before the frame centre and
+    5 ms after, the first 0.5 ms block whose high-passed envelope reaches half of the largest
+    rise in that window."""
+    block = max(1, int(0.0005 * sr_hz))
+    d = np.abs(np.diff(x, prepend=x[:1]))  # first difference: a transient's fast edge
+    out = np.empty(peaks.size)
+    for k, p in enumerate(peaks):
+        c = int(p) * HOP
+        a, b = max(0, c - int(0.025 * sr_hz)), min(x.size, c + int(0.005 * sr_hz))
+        n = (b - a) // block
+        if n < 3:
+            out[k] = c / sr_hz
+            continue
+        env = d[a : a + n * block].reshape(n, block).max(axis=1)
+        base = np.minimum.accumulate(env)  # the quietest level so far, the ring underneath
+        rise = env - base
+        j = int(np.argmax(rise >= 0.5 * rise.max()))
+        out[k] = (a + j * block) / sr_hz
+    return out
+
+
+def detect(x: np.ndarray, *, sr_hz: int) -> Onsets:
+    """Onsets of a mono signal. Silence gives none."""
+    x = np.asarray(x, dtype=np.float32)
+    hop_s = HOP / sr_hz
+    if x.size < N_FFT:
+        return Onsets(np.zeros(0), np.zeros(0), np.zeros(0, np.float32), hop_s)
+    odf, level_db = onset_strength(x, sr_hz=sr_hz)
+    peaks = pick_peaks(odf, level_db, hop_s=hop_s)
+    times = refine(x, peaks, sr_hz=sr_hz)
+    if times.size > 1:  # refinement may pull two peaks together: keep them MIN_GAP_S apart
+        keep = np.concatenate([[True], np.diff(times) >= MIN_GAP_S * 0.6])
+        times, peaks = times[keep], peaks[keep]
+    return Onsets(times_s=times, strength=odf[peaks].astype(np.float64), odf=odf, hop_s=hop_s)
+
+
+def segments(onsets: Onsets, *, sr_hz: int, n_samples: int) -> list[Segment]:
+    """Each onset's slice: PRE_ROLL_S before it up to the next slice, at most MAX_SEGMENT_S."""
+    starts = [max(0, int(round((t - PRE_ROLL_S) * sr_hz))) for t in onsets.times_s]
+    out = []
+    for k, s in enumerate(starts):
+        nxt = starts[k + 1] if k + 1 < len(starts) else n_samples
+        end = min(nxt, s + int(MAX_SEGMENT_S * sr_hz), n_samples)
+        if end - s >= int(0.005 * sr_hz):
+            out.append(Segment(float(onsets.times_s[k]), s, end, float(onsets.strength[k])))
+    return out
