@@ -298,6 +298,9 @@ def corpus(
 from .cli_library import register  # noqa: E402  (scan, ls, stats, reclassify, dupes)
 
 register(app)
+from .cli_tracks import register as register_tracks  # noqa: E402  (transcribe, evaluate-tracks)
+
+register_tracks(app)
 
 
 def main() -> None:

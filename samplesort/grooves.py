@@ -248,6 +248,8 @@ def trim_lead(x: np.ndarray, sr_hz: int, *, lead_s: float = 0.002) -> tuple[np.n
         return x, 0.0
     start = max(0, int(np.argmax(a > peak * 10 ** (-50 / 20))) - int(lead_s * sr_hz))
     y = x[start : start + int(MAX_SAMPLE_S * sr_hz)].astype(np.float32)
+    fade = min(y.size, int(0.005 * sr_hz))
+    y[y.size - fade :] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)  # no cut-off click
     onset = int(np.argmax(np.abs(y) > peak * 10 ** (ONSET_DB / 20)))
     return y / peak, onset / sr_hz
 

@@ -112,50 +112,65 @@ def kit_folds(names: Sequence[str], n_folds: int = N_FOLDS) -> list[list[str]]:
     return [ordered[i::n_folds] for i in range(n_folds)]
 
 
-def fit(rows: Rows, *, seed: int = 0) -> Any:
+def fit(rows: Rows, *, seed: int = 0, n_trees: int = N_TREES) -> Any:
     return fit_trees_multilabel(
         rows.X,
         rows.Y,
         LABELS,
         algorithm=ALGORITHM,
         seed=seed,
-        n_trees=N_TREES,
+        n_trees=n_trees,
         n_jobs=1,
         groups=rows.groups,
         max_leaf_nodes=MAX_LEAF_NODES,
     )
 
 
-def oof_scores(rows: Rows, *, seed: int = 0, progress: Callable[[str], None] | None = None):
-    """Out-of-fold scores with whole kits held out (N_FOLDS folds)."""
+def oof_scores(
+    rows: Rows,
+    *,
+    seed: int = 0,
+    n_trees: int = N_TREES,
+    progress: Callable[[str], None] | None = None,
+) -> np.ndarray:
+    """Out-of-fold scores with whole kits held out (N_FOLDS folds, fewer with fewer kits)."""
     scores = np.zeros(rows.Y.shape)
-    for k, fold in enumerate(kit_folds(sorted(set(rows.groups.tolist())))):
+    names = sorted(set(rows.groups.tolist()))
+    folds = kit_folds(names, min(N_FOLDS, len(names)))
+    for k, fold in enumerate(folds):
         test = np.isin(rows.groups, fold)
-        trees = fit(Rows(rows.X[~test], rows.Y[~test], rows.groups[~test]), seed=seed)
-        scores[test] = trees.predict_proba(rows.X[test], len(LABELS))
+        part = Rows(rows.X[~test], rows.Y[~test], rows.groups[~test])
+        scores[test] = fit(part, seed=seed, n_trees=n_trees).predict_proba(
+            rows.X[test], len(LABELS)
+        )
         if progress:
-            progress(f"fold {k + 1}/{N_FOLDS} (held out: {', '.join(fold)})")
+            progress(f"fold {k + 1}/{len(folds)} (held out: {', '.join(fold)})")
     return scores
 
 
 def build(
-    rows: Rows, *, seed: int = 0, progress: Callable[[str], None] | None = None
+    rows: Rows,
+    *,
+    seed: int = 0,
+    n_trees: int = N_TREES,
+    progress: Callable[[str], None] | None = None,
 ) -> ModelBundle:
-    """Thresholds from leave-kits-out scores, then a final fit on every kit."""
+    """Thresholds from leave-kits-out scores (needs two kits or more), then a final fit on
+    every kit."""
     import sklearn
 
     from . import __version__
 
-    oof = oof_scores(rows, seed=seed, progress=progress)
+    oof = oof_scores(rows, seed=seed, n_trees=n_trees, progress=progress)
     thresholds = choose_thresholds_multilabel(oof, rows.Y)
     f1 = multilabel_f1(rows.Y, oof >= thresholds)
-    trees = fit(rows, seed=seed)
+    trees = fit(rows, seed=seed, n_trees=n_trees)
     digest = hashlib.sha256(trees.threshold.tobytes() + thresholds.tobytes()).hexdigest()[:10]
     meta = {
         "kind": TRACK_MODEL_KIND,
         "model_id": f"samplesort-tracks-s{FEATURE_SCHEMA_VERSION}-{digest}",
         "algorithm": ALGORITHM,
-        "n_trees": N_TREES,
+        "n_trees": n_trees,
         "max_leaf_nodes": MAX_LEAF_NODES,
         "seed": seed,
         "samplesort_version": __version__,
