@@ -34,10 +34,15 @@ PRE_ROLL_S = 0.003
 MAX_SEGMENT_S = 0.5
 
 
+BAND_EDGES_HZ = (30.0, 150.0, 500.0, 3000.0, 16000.0)  # low, low-mid, mid, high
+BANDS = ("low", "lowmid", "mid", "high")
+
+
 @dataclass(frozen=True)
 class Onsets:
     times_s: np.ndarray  # refined onset times (where the hit starts sounding)
     strength: np.ndarray  # onset-strength value at each detected peak
+    rise_db: np.ndarray  # (n, len(BANDS)): how much each band's level rose at the onset
     odf: np.ndarray  # the onset-strength function, one value per hop
     hop_s: float
 
@@ -48,11 +53,13 @@ class Segment:
     start: int  # sample index of the slice start (PRE_ROLL_S before the onset)
     end: int  # exclusive: the next onset's slice start, at most MAX_SEGMENT_S later
     strength: float
+    rise_db: tuple[float, ...] = ()  # per band of BANDS, see `band_rise`
 
 
-def onset_strength(x: np.ndarray, *, sr_hz: int) -> tuple[np.ndarray, np.ndarray]:
-    """(odf, level_db) per hop: the SuperFlux onset strength and each frame's total power in
-    dB re a full-scale signal. Frame i is centred at sample i * HOP."""
+def onset_strength(x: np.ndarray, *, sr_hz: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(odf, level_db, band_db) per hop: the SuperFlux onset strength, each frame's total
+    power in dB re a full-scale signal, and the power of each of BANDS in dB. Frame i is
+    centred at sample i * HOP."""
     x = np.asarray(x, dtype=np.float32)
     P = power_spectrogram(x, n_fft=N_FFT, hop=HOP)
     fb = mel_filterbank(sr_hz=sr_hz, n_fft=N_FFT, n_mels=N_MELS, fmin_hz=30.0)
@@ -66,7 +73,26 @@ def onset_strength(x: np.ndarray, *, sr_hz: int) -> tuple[np.ndarray, np.ndarray
     diff[LAG:] = M_db[LAG:] - ref[:-LAG]
     odf = np.maximum(diff, 0.0).sum(axis=1) / N_MELS
     level_db = 10.0 * np.log10(np.maximum(P.sum(axis=1) / full_scale, 1e-20))
-    return odf.astype(np.float32), level_db.astype(np.float32)
+    freqs = np.fft.rfftfreq(N_FFT, 1.0 / sr_hz)
+    idx = np.searchsorted(freqs, BAND_EDGES_HZ)
+    band = np.stack([P[:, idx[b] : idx[b + 1]].sum(axis=1) for b in range(len(BANDS))], axis=1)
+    band_db = 10.0 * np.log10(np.maximum(band / full_scale, 1e-12))
+    return odf.astype(np.float32), level_db.astype(np.float32), band_db.astype(np.float32)
+
+
+def band_rise(band_db: np.ndarray, times_s: np.ndarray, *, sr_hz: int) -> np.ndarray:
+    """(n, len(BANDS)) dB: each band's loudest frame in the 20 ms from the onset minus its
+    mean over the frames 10-25 ms before it (what the hit added, not what was ringing)."""
+    out = np.zeros((times_s.size, band_db.shape[1]), dtype=np.float32)
+    n = band_db.shape[0]
+    for k, t in enumerate(times_s):
+        f = int(round(t * sr_hz / HOP))
+        after = band_db[min(f, n - 1) : min(f + 5, n)]
+        before = band_db[max(0, f - 5) : max(0, f - 2)]
+        if after.size:
+            base = before.mean(axis=0) if before.size else np.full(band_db.shape[1], -120.0)
+            out[k] = after.max(axis=0) - base
+    return out
 
 
 def pick_peaks(odf: np.ndarray, level_db: np.ndarray, *, hop_s: float) -> np.ndarray:
@@ -125,14 +151,21 @@ def detect(x: np.ndarray, *, sr_hz: int) -> Onsets:
     x = np.asarray(x, dtype=np.float32)
     hop_s = HOP / sr_hz
     if x.size < N_FFT:
-        return Onsets(np.zeros(0), np.zeros(0), np.zeros(0, np.float32), hop_s)
-    odf, level_db = onset_strength(x, sr_hz=sr_hz)
+        empty = np.zeros((0, len(BANDS)), np.float32)
+        return Onsets(np.zeros(0), np.zeros(0), empty, np.zeros(0, np.float32), hop_s)
+    odf, level_db, band_db = onset_strength(x, sr_hz=sr_hz)
     peaks = pick_peaks(odf, level_db, hop_s=hop_s)
     times = refine(x, peaks, sr_hz=sr_hz)
     if times.size > 1:  # refinement may pull two peaks together: keep them MIN_GAP_S apart
         keep = np.concatenate([[True], np.diff(times) >= MIN_GAP_S * 0.6])
         times, peaks = times[keep], peaks[keep]
-    return Onsets(times_s=times, strength=odf[peaks].astype(np.float64), odf=odf, hop_s=hop_s)
+    return Onsets(
+        times_s=times,
+        strength=odf[peaks].astype(np.float64),
+        rise_db=band_rise(band_db, times, sr_hz=sr_hz),
+        odf=odf,
+        hop_s=hop_s,
+    )
 
 
 def segments(onsets: Onsets, *, sr_hz: int, n_samples: int) -> list[Segment]:
@@ -143,5 +176,6 @@ def segments(onsets: Onsets, *, sr_hz: int, n_samples: int) -> list[Segment]:
         nxt = starts[k + 1] if k + 1 < len(starts) else n_samples
         end = min(nxt, s + int(MAX_SEGMENT_S * sr_hz), n_samples)
         if end - s >= int(0.005 * sr_hz):
-            out.append(Segment(float(onsets.times_s[k]), s, end, float(onsets.strength[k])))
+            rise = tuple(float(v) for v in onsets.rise_db[k])
+            out.append(Segment(float(onsets.times_s[k]), s, end, float(onsets.strength[k]), rise))
     return out

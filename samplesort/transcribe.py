@@ -106,12 +106,30 @@ def describe_segments(x: np.ndarray, sr_hz: int, segs: Sequence[seg.Segment]) ->
     return X
 
 
-def _decide(scores: np.ndarray, labels: Sequence[str], thresholds: np.ndarray) -> list[tuple]:
+def accept(
+    scores: np.ndarray,
+    rise_db: np.ndarray,
+    labels: Sequence[str],
+    thresholds: np.ndarray,
+    gates: dict[str, Any],
+) -> np.ndarray:
+    """Bool (n_hits, n_labels): a label is accepted when its score reaches its threshold and,
+    if the model has a gate for it (`gates[label] = [band, min_rise_db]`, chosen in training),
+    that band of `segments.BANDS` rose at least that much at the onset."""
+    ok = np.asarray(scores) >= np.asarray(thresholds)
+    for lab, (band, min_db) in gates.items():
+        if lab in labels:
+            ok[:, labels.index(lab)] &= rise_db[:, seg.BANDS.index(band)] >= min_db
+    return ok
+
+
+def _decide(scores: np.ndarray, rise_db: np.ndarray, bundle: ModelBundle) -> list[tuple[str, ...]]:
+    ok = accept(scores, rise_db, bundle.labels, bundle.thresholds, bundle.meta.get("gates", {}))
     out = []
-    for row in scores:
-        ok = np.nonzero(row >= thresholds)[0]
-        order = ok[np.argsort(-row[ok], kind="stable")]
-        out.append(tuple(labels[int(i)] for i in order))
+    for row, acc in zip(scores, ok, strict=True):
+        idx = np.nonzero(acc)[0]
+        order = idx[np.argsort(-row[idx], kind="stable")]
+        out.append(tuple(bundle.labels[int(i)] for i in order))
     return out
 
 
@@ -122,7 +140,8 @@ def _analyse(
         return []
     X = describe_segments(x, ANALYSIS_SR_HZ, segs)
     S = bundle.scores(X, schema_version=FEATURE_SCHEMA_VERSION)
-    decided = _decide(S, bundle.labels, bundle.thresholds)
+    rise = np.array([s.rise_db for s in segs], dtype=np.float32).reshape(len(segs), -1)
+    decided = _decide(S, rise, bundle)
     out = []
     for i, s in enumerate(segs):
         peak = float(np.max(np.abs(x[s.start : s.end]))) if s.end > s.start else 0.0
