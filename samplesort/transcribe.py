@@ -28,6 +28,7 @@ BLOCK_S = 30.0
 CONTEXT_S = 1.0  # audio kept before the undecided region, so the onset function is warmed up
 HOLD_S = seg.MAX_SEGMENT_S + 0.3  # onsets this close to a block's end wait for the next block
 TRACK_MODEL_KIND = "tracks"
+FALLBACK_SCORE = 0.3  # an onset no label accepts keeps its best label if it scores this
 
 # General MIDI drum map (channel 10). Toms get 45 / 47 / 50 by their pitch within the file.
 GM_NOTES: dict[str, int] = {
@@ -128,6 +129,8 @@ def _decide(scores: np.ndarray, rise_db: np.ndarray, bundle: ModelBundle) -> lis
     out = []
     for row, acc in zip(scores, ok, strict=True):
         idx = np.nonzero(acc)[0]
+        if not idx.size and row.max() >= FALLBACK_SCORE:  # a clear onset is some drum
+            idx = np.array([int(np.argmax(row))])
         order = idx[np.argsort(-row[idx], kind="stable")]
         out.append(tuple(bundle.labels[int(i)] for i in order))
     return out
