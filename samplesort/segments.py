@@ -32,6 +32,7 @@ MIN_GAP_S = 0.035
 FALL_DB = 3.0  # a peak where the level fell more than this since LAG + 1 hops ago is no hit
 PRE_ROLL_S = 0.003
 MAX_SEGMENT_S = 0.5
+LEAD_HOPS = 4
 
 
 BAND_EDGES_HZ = (30.0, 150.0, 500.0, 3000.0, 16000.0)  # low, low-mid, mid, high
@@ -147,23 +148,26 @@ def refine(x: np.ndarray, peaks: np.ndarray, *, sr_hz: int) -> np.ndarray:
 
 
 def detect(x: np.ndarray, *, sr_hz: int) -> Onsets:
-    """Onsets of a mono signal. Silence gives none."""
+    """Onsets of a mono signal. Silence gives none. The signal is analysed behind LEAD_HOPS
+    hops of silence, so a hit at the very first sample (a one-shot) is found too."""
     x = np.asarray(x, dtype=np.float32)
     hop_s = HOP / sr_hz
-    if x.size < N_FFT:
+    if x.size < 32:
         empty = np.zeros((0, len(BANDS)), np.float32)
         return Onsets(np.zeros(0), np.zeros(0), empty, np.zeros(0, np.float32), hop_s)
-    odf, level_db, band_db = onset_strength(x, sr_hz=sr_hz)
+    lead = LEAD_HOPS * HOP
+    xp = np.concatenate([np.zeros(lead, dtype=np.float32), x])
+    odf, level_db, band_db = onset_strength(xp, sr_hz=sr_hz)
     peaks = pick_peaks(odf, level_db, hop_s=hop_s)
-    times = refine(x, peaks, sr_hz=sr_hz)
+    times = refine(xp, peaks, sr_hz=sr_hz)
     if times.size > 1:  # refinement may pull two peaks together: keep them MIN_GAP_S apart
         keep = np.concatenate([[True], np.diff(times) >= MIN_GAP_S * 0.6])
         times, peaks = times[keep], peaks[keep]
     return Onsets(
-        times_s=times,
+        times_s=np.maximum(times - lead / sr_hz, 0.0),
         strength=odf[peaks].astype(np.float64),
         rise_db=band_rise(band_db, times, sr_hz=sr_hz),
-        odf=odf,
+        odf=odf[LEAD_HOPS:],
         hop_s=hop_s,
     )
 

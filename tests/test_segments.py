@@ -70,3 +70,10 @@ def test_segments_end_at_next_onset_or_max_window() -> None:
     assert segs[0].end == segs[1].start  # cut at the next hit
     assert segs[1].end - segs[1].start == int(segments.MAX_SEGMENT_S * SR)  # capped
     assert all(abs(s.start / SR + segments.PRE_ROLL_S - s.onset_s) < 1e-3 for s in segs)
+
+
+def test_a_hit_at_the_first_sample_is_found() -> None:
+    found = segments.detect(_voice("snare"), sr_hz=SR)
+    assert found.times_s.size == 1 and found.times_s[0] < 0.005
+    assert found.rise_db.shape == (1, len(segments.BANDS))
+    assert found.rise_db[0, segments.BANDS.index("high")] > 20  # from silence
