@@ -38,7 +38,7 @@ def test_simultaneous_kick_and_hat_get_both_labels(tmp_path: Path) -> None:
         assert {"kick", "hihat_closed"} <= set(h.labels)
 
 
-def _groove_file(tmp_path: Path, seconds_bars: int = 8) -> tuple[Path, grooves.Rendered]:
+def _groove_file(tmp_path: Path, seconds_bars: int = 4) -> tuple[Path, grooves.Rendered]:
     rng = np.random.default_rng(7)
     kit = synth_kit(3)
     r = grooves.render(grooves.generate(rng, bpm=120, bars=seconds_bars), kit, rng, color=False)
