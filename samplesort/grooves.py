@@ -254,6 +254,16 @@ def trim_lead(x: np.ndarray, sr_hz: int, *, lead_s: float = 0.002) -> tuple[np.n
     return y / peak, onset / sr_hz
 
 
+def one_hit(x: np.ndarray, sr_hz: int, *, most: int = 2) -> bool:
+    """False when the onset detector finds more than `most` onsets in `x`: some kit
+    "one-shots" are slices of a played beat (rumpf_kit's `beats_*` files), and a groove
+    rendered with them would hold hits its truth does not list. Two onsets are kept: that may
+    be the detector's own double trigger on a real one-shot, which the evaluation must see."""
+    from .segments import detect
+
+    return detect(x, sr_hz=sr_hz).times_s.size <= most
+
+
 def corpus_kits(root: Path) -> list[str]:
     """Kit folder names under a labeled corpus (`root/<label>/<kit>/...`) that have a kick, a
     snare and a closed hat."""
@@ -265,7 +275,8 @@ def corpus_kits(root: Path) -> list[str]:
 
 
 def load_kits(root: Path, names: Sequence[str], *, sr_hz: int) -> list[Kit]:
-    """Decode every one-shot of the named kits; files that fail to decode are skipped."""
+    """Decode every one-shot of the named kits; files that fail to decode, and files that
+    hold more than one hit (see `one_hit`), are skipped."""
     from .audio import AUDIO_EXTENSIONS, decode
     from .errors import AudioError
 
@@ -283,7 +294,9 @@ def load_kits(root: Path, names: Sequence[str], *, sr_hz: int) -> list[Kit]:
                         clip = decode(p, max_s=MAX_SAMPLE_S, sr_hz=sr_hz)
                     except AudioError:
                         continue
-                    found.append(trim_lead(clip.samples, sr_hz)[0])
+                    x = trim_lead(clip.samples, sr_hz)[0]
+                    if one_hit(x, sr_hz):
+                        found.append(x)
             if found:
                 samples[lab] = tuple(found)
         kits.append(Kit(name=name, sr_hz=sr_hz, samples=samples))

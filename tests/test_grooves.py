@@ -69,3 +69,10 @@ def test_write_set_writes_audio_and_truth(tmp_path: Path) -> None:
     for w in wavs:
         assert w.exists() and w.with_suffix(".csv").exists()
         assert len(trackeval.read_truth(w.with_suffix(".csv"))) > 5
+
+
+def test_one_hit_refuses_a_slice_of_a_played_beat() -> None:
+    kick = synth_kit(0).samples["kick"][0]
+    beat = np.concatenate([kick[:6000]] * 3)  # three kicks in one "one-shot"
+    assert grooves.one_hit(kick, 32000)
+    assert not grooves.one_hit(beat, 32000)
