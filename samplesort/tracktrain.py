@@ -27,7 +27,7 @@ from . import grooves
 from . import segments as seg
 from .audio import ANALYSIS_SR_HZ
 from .features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
-from .model import ModelBundle
+from .model import ModelBundle, TreeArrays
 from .training import choose_thresholds_multilabel, fit_trees_multilabel, multilabel_f1
 from .transcribe import TRACK_MODEL_KIND, describe_segments
 
@@ -158,7 +158,7 @@ def kit_folds(names: Sequence[str], n_folds: int = N_FOLDS) -> list[list[str]]:
     return [ordered[i::n_folds] for i in range(n_folds)]
 
 
-def fit(rows: Rows, *, seed: int = 0, n_trees: int = N_TREES) -> Any:
+def fit(rows: Rows, *, seed: int = 0, n_trees: int = N_TREES) -> TreeArrays:
     return fit_trees_multilabel(
         rows.X,
         rows.Y,
