@@ -57,6 +57,24 @@ bench: corpus
 	$(BIN)/python -m bench.run $(DATA)/corpus
 	$(BIN)/python -m bench.scan $(DATA)/corpus
 	$(BIN)/python -m bench.organize $(DATA)/corpus
+	$(BIN)/python -m bench.tracks $(DATA)/corpus
 
 clean:
 	rm -rf $(DATA) demo-library build dist *.egg-info
+
+## track-model: rebuild the bundled full-track model (samplesort/models/tracks.npz), reproducibly:
+## 40 grooves per corpus kit, hits cut by the onset detector, thresholds and gates chosen with
+## whole kits held out (see the README section "Transcribe a drum loop")
+track-model: corpus
+	$(BIN)/python -m samplesort.tracktrain $(DATA)/corpus --out samplesort/models/tracks.npz --grooves-per-kit 40 --seed 0
+
+## grooves: 56 grooves rendered with the corpus kits (WAV + time_s,class CSV), for evaluate-tracks
+## (see the README section "Transcribe a drum loop")
+grooves: corpus
+	$(BIN)/python -m samplesort.grooves $(DATA)/corpus $(DATA)/grooves --n 56 --seed 0
+
+## bench-tracks: full-track quality with whole kits held out, the librosa onset baseline, speed
+bench-tracks: corpus
+	$(BIN)/python -m bench.tracks $(DATA)/corpus
+
+.PHONY: track-model grooves bench-tracks

@@ -7,6 +7,7 @@ Every failure is an `AudioError` whose message names the file and the reason in 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -124,3 +125,50 @@ def clip_from_array(
         duration_s=float(duration_s if duration_s is not None else x.size / sr_hz),
         format=fmt,
     )
+
+
+def stream(
+    path: Path, *, block_s: float = 30.0, sr_hz: int = ANALYSIS_SR_HZ
+) -> Iterator[np.ndarray]:
+    """A whole file of any length as consecutive mono float32 blocks at `sr_hz` (about
+    `block_s` seconds each; the last may be shorter or empty), so memory stays bounded.
+    Raises AudioError when the file cannot be opened or holds NaN / infinite samples."""
+    import soundfile as sf
+    import soxr
+
+    path = Path(path)
+    try:
+        if path.stat().st_size == 0:
+            raise AudioError(f"{path}: empty file (0 bytes)")
+        f = sf.SoundFile(str(path))
+    except AudioError:
+        raise
+    except OSError as exc:
+        raise AudioError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except Exception as exc:  # soundfile raises LibsndfileError, RuntimeError, ValueError...
+        raise AudioError(f"{path}: not readable audio: {_first_line(exc)}") from exc
+    with f:
+        source_sr = int(f.samplerate)
+        resampler = (
+            soxr.ResampleStream(source_sr, sr_hz, 1, dtype="float32", quality="MQ")
+            if source_sr != sr_hz
+            else None
+        )
+        frames = max(1, int(block_s * source_sr))
+        total = 0
+        while True:
+            try:
+                data = f.read(frames=frames, dtype="float32", always_2d=True)
+            except Exception as exc:
+                raise AudioError(f"{path}: not readable audio: {_first_line(exc)}") from exc
+            last = data.shape[0] < frames
+            total += data.shape[0]
+            if not np.all(np.isfinite(data)):
+                raise AudioError(f"{path}: contains NaN or infinite samples")
+            mono = np.ascontiguousarray(data.mean(axis=1), dtype=np.float32)
+            out = resampler.resample_chunk(mono, last=last) if resampler is not None else mono
+            yield out.astype(np.float32, copy=False)
+            if last:
+                break
+        if total == 0:
+            raise AudioError(f"{path}: no audio samples")

@@ -295,11 +295,12 @@ def corpus(
     err.print(", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
 
 
-from . import cli_library, cli_organize, cli_watch  # noqa: E402
+from . import cli_library, cli_organize, cli_tracks, cli_watch  # noqa: E402
 
 cli_library.register(app)  # scan, ls, stats, reclassify, dupes
 cli_organize.register(app)  # organize, tag, undo, history
 cli_watch.register(app)  # watch
+cli_tracks.register(app)  # transcribe, evaluate-tracks
 
 
 def main() -> None:

@@ -342,3 +342,58 @@ def train_bundle(
         schema_version=FEATURE_SCHEMA_VERSION,
         meta=meta,
     )
+
+
+# --- multi-label (full-track mode: a hit can be a kick AND a closed hat) ----------------------
+
+
+def fit_trees_multilabel(
+    X: np.ndarray,
+    Y: np.ndarray,
+    labels: Sequence[str],
+    *,
+    algorithm: str = "forest",
+    seed: int = 0,
+    n_trees: int = DEFAULT_TREES,
+    n_jobs: int = -1,
+    groups: np.ndarray | None = None,
+    max_leaf_nodes: int | None = None,
+) -> TreeArrays:
+    """One binary estimator per column of the boolean matrix `Y` (n_rows, len(labels)): a row
+    can be positive for several labels, or for none. With `groups`, every group (kit) weighs
+    the same in total however many rows it has. `max_leaf_nodes` bounds each tree's size."""
+    weights = None
+    if groups is not None:
+        _, inverse, counts = np.unique(groups.astype(str), return_inverse=True, return_counts=True)
+        weights = 1.0 / counts[inverse]
+        weights *= weights.size / weights.sum()
+    estimators = []
+    for c in range(len(labels)):
+        est = _estimator(algorithm, seed + c, n_trees, n_jobs)
+        if max_leaf_nodes is not None and hasattr(est, "max_leaf_nodes"):
+            est.set_params(max_leaf_nodes=max_leaf_nodes)
+        est.fit(X, Y[:, c].astype(np.int8), sample_weight=weights)
+        estimators.append(est)
+    return TreeArrays.from_estimators(estimators)
+
+
+def multilabel_f1(truth: np.ndarray, accepted: np.ndarray) -> np.ndarray:
+    """Per-column F1 of boolean decisions against boolean truth (both (n_rows, n_labels))."""
+    tp = np.sum(truth & accepted, axis=0).astype(np.float64)
+    denom = truth.sum(axis=0) + accepted.sum(axis=0)
+    return np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)
+
+
+def choose_thresholds_multilabel(
+    scores: np.ndarray, Y: np.ndarray, *, grid: Sequence[float] | None = None
+) -> np.ndarray:
+    """Per-label thresholds that maximise each label's own F1 on (out-of-fold) scores: in a
+    multi-label decision every label is accepted on its own, so the labels do not interact."""
+    grid = np.round(np.arange(0.1, 0.81, 0.025), 3) if grid is None else np.asarray(grid)
+    best = np.full(Y.shape[1], 0.5)
+    best_f1 = np.full(Y.shape[1], -1.0)
+    for t in grid:
+        f1 = multilabel_f1(Y, scores >= t)
+        better = f1 > best_f1 + 1e-9
+        best[better], best_f1[better] = t, f1[better]
+    return best

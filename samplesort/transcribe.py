@@ -1,0 +1,343 @@
+"""Full-track mode: find every hit in a drum loop, label it, and write JSON / CSV / MIDI / slices.
+
+The pipeline: `audio.stream` decodes the file in blocks (memory stays bounded for a ten-minute
+file) -> `segments.detect` finds onsets -> each hit's slice goes through the SAME feature
+extractor as one-shots (`features.describe`) -> the track model (a `ModelBundle` whose
+one-vs-rest trees were trained on slices cut from rendered grooves, see `tracktrain.py`) scores
+every label; every label over its own threshold is kept, so a kick struck with a closed hat
+comes out as both. A detected onset that clears no threshold is not a drum hit and is dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import segments as seg
+from .audio import ANALYSIS_SR_HZ, stream
+from .errors import AudioError, ModelError
+from .features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION, describe
+from .model import ModelBundle, load
+
+BLOCK_S = 30.0
+CONTEXT_S = 1.0  # audio kept before the undecided region, so the onset function is warmed up
+HOLD_S = seg.MAX_SEGMENT_S + 0.3  # onsets this close to a block's end wait for the next block
+TRACK_MODEL_KIND = "tracks"
+FALLBACK_SCORE = 0.3  # an onset no label accepts keeps its best label if it scores this
+
+# General MIDI drum map (channel 10). Toms get 45 / 47 / 50 by their pitch within the file.
+GM_NOTES: dict[str, int] = {
+    "kick": 36,
+    "rim": 37,
+    "snare": 38,
+    "clap": 39,
+    "hihat_closed": 42,
+    "hihat_open": 46,
+    "crash": 49,
+    "ride": 51,
+    "percussion": 56,  # cowbell: GM has no generic percussion note
+    "tom": 47,
+}
+TOM_NOTES = (45, 47, 50)  # low, mid, high
+MIDI_NOTE_S = 0.05
+_F0 = FEATURE_NAMES.index("f0_early_hz")
+
+
+@dataclass(frozen=True)
+class TrackHit:
+    time_s: float
+    labels: tuple[str, ...]  # every label over its threshold, best first
+    scores: dict[str, float]
+    velocity: int  # 1-127, from the hit's peak relative to the loudest hit of the file
+    peak: float  # linear peak of the slice
+    pitch_hz: float  # strongest low spectral peak of the slice (orders toms)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "time": round(self.time_s, 4),
+            "labels": list(self.labels),
+            "scores": self.scores,
+            "velocity": self.velocity,
+        }
+
+
+@dataclass(frozen=True)
+class Transcription:
+    path: str
+    duration_s: float
+    hits: tuple[TrackHit, ...]
+    model_id: str
+    onsets: int  # detected onsets, including those that cleared no label
+    bpm: float | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def default_track_model_path() -> Path:
+    return Path(str(resources.files("samplesort") / "models" / "tracks.npz"))
+
+
+def load_track_model(path: Path | None = None) -> ModelBundle:
+    """The track model at `path`, or the bundled one."""
+    path = default_track_model_path() if path is None else Path(path)
+    if not path.exists() and path == default_track_model_path():
+        raise ModelError(f"{path}: the bundled track model is missing; run `make track-model`")
+    bundle = load(path)
+    if bundle.meta.get("kind") != TRACK_MODEL_KIND:
+        raise ModelError(
+            f"{path}: a one-shot model, not a track model (build one with `make track-model`)"
+        )
+    return bundle
+
+
+# --- per-hit analysis ---------------------------------------------------------------------------
+
+
+def describe_segments(x: np.ndarray, sr_hz: int, segs: Sequence[seg.Segment]) -> np.ndarray:
+    """Feature rows (len(segs), n_features) of the hits' slices, by the one-shot extractor."""
+    X = np.zeros((len(segs), len(FEATURE_NAMES)), dtype=np.float32)
+    for i, s in enumerate(segs):
+        piece = x[s.start : s.end]
+        if piece.size and np.max(np.abs(piece)) > 0:
+            X[i] = describe(piece, sr_hz=sr_hz)
+    return X
+
+
+def accept(
+    scores: np.ndarray,
+    rise_db: np.ndarray,
+    labels: Sequence[str],
+    thresholds: np.ndarray,
+    gates: dict[str, Any],
+) -> np.ndarray:
+    """Bool (n_hits, n_labels): a label is accepted when its score reaches its threshold and,
+    if the model has a gate for it (`gates[label] = [band, min_rise_db]`, chosen in training),
+    that band of `segments.BANDS` rose at least that much at the onset."""
+    ok = np.asarray(scores) >= np.asarray(thresholds)
+    for lab, (band, min_db) in gates.items():
+        if lab in labels:
+            ok[:, labels.index(lab)] &= rise_db[:, seg.BANDS.index(band)] >= min_db
+    return ok
+
+
+def _decide(scores: np.ndarray, rise_db: np.ndarray, bundle: ModelBundle) -> list[tuple[str, ...]]:
+    ok = accept(scores, rise_db, bundle.labels, bundle.thresholds, bundle.meta.get("gates", {}))
+    out = []
+    for row, acc in zip(scores, ok, strict=True):
+        idx = np.nonzero(acc)[0]
+        if not idx.size and row.max() >= FALLBACK_SCORE:  # a clear onset is some drum
+            idx = np.array([int(np.argmax(row))])
+        order = idx[np.argsort(-row[idx], kind="stable")]
+        out.append(tuple(bundle.labels[int(i)] for i in order))
+    return out
+
+
+def _analyse(
+    x: np.ndarray, segs: Sequence[seg.Segment], bundle: ModelBundle, offset_s: float
+) -> list[tuple[TrackHit, seg.Segment]]:
+    if not segs:
+        return []
+    X = describe_segments(x, ANALYSIS_SR_HZ, segs)
+    S = bundle.scores(X, schema_version=FEATURE_SCHEMA_VERSION)
+    rise = np.array([s.rise_db for s in segs], dtype=np.float32).reshape(len(segs), -1)
+    decided = _decide(S, rise, bundle)
+    out = []
+    for i, s in enumerate(segs):
+        peak = float(np.max(np.abs(x[s.start : s.end]))) if s.end > s.start else 0.0
+        hit = TrackHit(
+            time_s=round(offset_s + s.onset_s, 4),
+            labels=decided[i],
+            scores={lab: round(float(v), 3) for lab, v in zip(bundle.labels, S[i], strict=True)},
+            velocity=0,
+            peak=peak,
+            pitch_hz=float(X[i, _F0]),
+        )
+        out.append((hit, s))
+    return out
+
+
+SliceSink = Callable[[int, TrackHit, np.ndarray, int], None]
+
+
+def transcribe_blocks(
+    blocks: Iterable[np.ndarray],
+    bundle: ModelBundle,
+    *,
+    name: str = "<array>",
+    slice_sink: SliceSink | None = None,
+    estimate_bpm: bool = False,
+) -> Transcription:
+    """Transcribe consecutive mono blocks at ANALYSIS_SR_HZ. Onsets are decided once, in the
+    block where they are at least HOLD_S from the end (or in the last block); the buffer keeps
+    CONTEXT_S before the undecided region, cut on a hop boundary so frames line up."""
+    sr = ANALYSIS_SR_HZ
+    hold = int(HOLD_S * sr)
+    context = int(CONTEXT_S * sr) // seg.HOP * seg.HOP
+    buf = np.zeros(0, dtype=np.float32)
+    buf0 = 0  # file sample index of buf[0]
+    decided_to = 0  # file sample index: onsets before it are already decided
+    n_total = 0
+    raw: list[TrackHit] = []
+    n_onsets = 0
+    blocks = iter(blocks)
+    pending = next(blocks, None)
+    while pending is not None:
+        nxt = next(blocks, None)
+        last = nxt is None
+        buf = np.concatenate([buf, pending]) if buf.size else pending
+        n_total += pending.size
+        pending = nxt
+        limit = buf0 + buf.size if last else buf0 + buf.size - hold
+        if limit <= decided_to:
+            continue
+        onsets = seg.detect(buf, sr_hz=sr)
+        all_segs = seg.segments(onsets, sr_hz=sr, n_samples=buf.size)
+        mine = [s for s in all_segs if decided_to <= buf0 + round(s.onset_s * sr) < limit]
+        n_onsets += len(mine)
+        for hit, s in _analyse(buf, mine, bundle, buf0 / sr):
+            if hit.labels:
+                raw.append(hit)
+                if slice_sink is not None:
+                    slice_sink(len(raw) - 1, hit, buf[s.start : s.end], sr)
+        decided_to = limit
+        cut = max(0, (decided_to - buf0 - context) // seg.HOP * seg.HOP)
+        buf, buf0 = buf[cut:], buf0 + cut
+    if n_total == 0:
+        raise AudioError(f"{name}: no audio samples")
+    top = max((h.peak for h in raw), default=0.0)
+    hits = tuple(
+        TrackHit(
+            h.time_s,
+            h.labels,
+            h.scores,
+            int(np.clip(round(127 * np.sqrt(h.peak / top)), 1, 127)) if top > 0 else 1,
+            h.peak,
+            h.pitch_hz,
+        )
+        for h in raw
+    )
+    bpm = (
+        estimate_tempo([h.time_s for h in hits], [h.velocity for h in hits])
+        if estimate_bpm
+        else None
+    )
+    return Transcription(
+        path=name,
+        duration_s=n_total / sr,
+        hits=hits,
+        model_id=bundle.model_id,
+        onsets=n_onsets,
+        bpm=bpm,
+    )
+
+
+def transcribe_file(
+    path: Path,
+    bundle: ModelBundle,
+    *,
+    slice_sink: SliceSink | None = None,
+    estimate_bpm: bool = False,
+    block_s: float = BLOCK_S,
+) -> Transcription:
+    """Transcribe an audio file of any length (decoded in blocks)."""
+    return transcribe_blocks(
+        stream(path, block_s=block_s, sr_hz=ANALYSIS_SR_HZ),
+        bundle,
+        name=str(path),
+        slice_sink=slice_sink,
+        estimate_bpm=estimate_bpm,
+    )
+
+
+def estimate_tempo(times_s: Sequence[float], velocities: Sequence[int]) -> float | None:
+    """Tempo (BPM) of the hits, by librosa's tempogram estimator on a velocity-weighted hit
+    train (10 ms frames); None with fewer than 4 hits."""
+    if len(times_s) < 4:
+        return None
+    import librosa
+
+    hop_s = 0.01
+    env = np.zeros(int(max(times_s) / hop_s) + 200)
+    for t, v in zip(times_s, velocities, strict=True):
+        env[int(round(t / hop_s))] += v / 127.0
+    env = np.convolve(env, [0.25, 0.5, 1.0, 0.5, 0.25], mode="same")
+    sr = 22050
+    hop = int(hop_s * sr)
+    tempo = librosa.feature.tempo(onset_envelope=env, sr=sr, hop_length=hop, start_bpm=110)
+    return round(float(np.atleast_1d(tempo)[0]), 1)
+
+
+# --- outputs ----------------------------------------------------------------------------------
+
+
+def tom_notes(hits: Sequence[TrackHit]) -> dict[int, int]:
+    """GM note per tom hit (index into `hits`): the file's tom pitches split into up to three
+    equal ranges on a log scale, low 45, mid 47, high 50; all 47 if they are within 15 %."""
+    idx = [i for i, h in enumerate(hits) if "tom" in h.labels]
+    pitch = np.array([max(hits[i].pitch_hz, 1.0) for i in idx])
+    if not idx:
+        return {}
+    lo, hi = np.log(pitch.min()), np.log(pitch.max())
+    if hi - lo < np.log(1.15):
+        return {i: TOM_NOTES[1] for i in idx}
+    band = np.minimum(((np.log(pitch) - lo) / (hi - lo) * 3).astype(int), 2)
+    return {i: TOM_NOTES[int(b)] for i, b in zip(idx, band, strict=True)}
+
+
+def midi_events(t: Transcription) -> list[tuple[float, int, int]]:
+    """(time_s, note, velocity) for every label of every hit, time-ordered."""
+    toms = tom_notes(t.hits)
+    out = []
+    for i, h in enumerate(t.hits):
+        for lab in h.labels:
+            note = toms.get(i, GM_NOTES["tom"]) if lab == "tom" else GM_NOTES[lab]
+            out.append((h.time_s, note, h.velocity))
+    return sorted(out)
+
+
+def write_midi(t: Transcription, path: Path, *, ticks_per_beat: int = 480) -> Path:
+    """A type-0 Standard MIDI File on channel 10 (index 9), written with mido; the tempo is
+    the estimated BPM when there is one (else 120), so note times in seconds are exact."""
+    import mido
+
+    bpm = t.bpm or 120.0
+    tempo = mido.bpm2tempo(bpm)
+    events: list[tuple[int, int, mido.Message]] = []
+    for time_s, note, vel in midi_events(t):
+        on = round(mido.second2tick(time_s, ticks_per_beat, tempo))
+        off = round(mido.second2tick(time_s + MIDI_NOTE_S, ticks_per_beat, tempo))
+        events.append((on, 1, mido.Message("note_on", channel=9, note=note, velocity=vel)))
+        events.append((off, 0, mido.Message("note_off", channel=9, note=note, velocity=0)))
+    events.sort(key=lambda e: (e[0], e[1]))
+    track = mido.MidiTrack()
+    track.append(mido.MetaMessage("set_tempo", tempo=tempo, time=0))
+    track.append(mido.MetaMessage("track_name", name=Path(t.path).stem, time=0))
+    now = 0
+    for tick, _, msg in events:
+        track.append(msg.copy(time=tick - now))
+        now = tick
+    track.append(mido.MetaMessage("end_of_track", time=0))
+    mid = mido.MidiFile(type=0, ticks_per_beat=ticks_per_beat)
+    mid.tracks.append(track)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mid.save(str(path))
+    return path
+
+
+def csv_text(t: Transcription) -> str:
+    """`time_s,class,velocity,score`: one row per label of each hit (the ground-truth layout
+    `evaluate-tracks` reads, plus two columns)."""
+    lines = ["time_s,class,velocity,score"]
+    for h in t.hits:
+        for lab in h.labels:
+            lines.append(f"{h.time_s:.4f},{lab},{h.velocity},{h.scores[lab]:.3f}")
+    return "\n".join(lines) + "\n"
+
+
+def slice_name(index: int, hit: TrackHit) -> str:
+    return f"{index + 1:04d}_{'+'.join(hit.labels)}.wav"

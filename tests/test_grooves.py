@@ -1,0 +1,78 @@
+"""The groove generator and renderer: tempo range, styles, simultaneous hits, fills, exact
+ground truth (each true time is where that hit's sound starts), truth CSV round trip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from samplesort import grooves, trackeval
+from tests.tracks_helpers import synth_kit
+
+
+def test_generate_is_seeded_and_musical() -> None:
+    a = grooves.generate(np.random.default_rng(3))
+    b = grooves.generate(np.random.default_rng(3))
+    assert a == b
+    rng = np.random.default_rng(0)
+    made = [grooves.generate(rng, bars=4) for _ in range(40)]
+    assert {g.style for g in made} == set(grooves.STYLES)
+    assert all(70 <= g.bpm <= 180 for g in made)
+    for g in made:
+        times = [h.time_s for h in g.hits]
+        assert times == sorted(times)
+        assert all(h.label in grooves.KIT_LABELS and 1 <= h.velocity <= 127 for h in g.hits)
+        assert max(times) <= g.duration_s + 0.05
+    labels = {h.label for g in made for h in g.hits}
+    assert {"kick", "snare", "hihat_closed", "tom", "crash"} <= labels  # fills and crashes
+    velocities = [h.velocity for g in made for h in g.hits]
+    assert np.std(velocities) > 10
+    together = sum(  # a kick and a hat on the same step, within 10 ms
+        1
+        for g in made
+        for k in g.hits
+        if k.label == "kick"
+        and any(h.label == "hihat_closed" and abs(h.time_s - k.time_s) < 0.01 for h in g.hits)
+    )
+    assert together > 20
+
+
+def test_generate_uses_only_the_kits_labels() -> None:
+    g = grooves.generate(np.random.default_rng(1), labels=("kick", "snare", "hihat_closed"))
+    assert {h.label for h in g.hits} <= {"kick", "snare", "hihat_closed"}
+
+
+def test_render_truth_is_where_each_sound_starts() -> None:
+    kit = synth_kit(0)
+    rng = np.random.default_rng(2)
+    groove = grooves.generate(rng, style="rock", bpm=90, bars=2)
+    r = grooves.render(groove, kit, rng, color=False)
+    assert len(r.truth) == len(groove.hits)
+    sr = r.sr_hz
+    for h in r.truth:
+        i = int(round(h.time_s * sr))
+        before = np.max(np.abs(r.audio[max(0, i - int(0.004 * sr)) : i - int(0.002 * sr)]))
+        after = np.max(np.abs(r.audio[i : i + int(0.004 * sr)]))
+        assert after > before  # the hit starts here (a ringing tail may be underneath)
+
+
+def test_truth_csv_round_trip(tmp_path: Path) -> None:
+    hits = [grooves.Hit(0.25, "kick", 100), grooves.Hit(0.25, "hihat_closed", 80)]
+    path = grooves.write_truth(tmp_path / "g.csv", hits)
+    assert trackeval.read_truth(path) == [(0.25, "kick"), (0.25, "hihat_closed")]
+
+
+def test_write_set_writes_audio_and_truth(tmp_path: Path) -> None:
+    wavs = grooves.write_set([synth_kit(0, sr_hz=44100)], tmp_path, n=2, seed=0)
+    assert len(wavs) == 2
+    for w in wavs:
+        assert w.exists() and w.with_suffix(".csv").exists()
+        assert len(trackeval.read_truth(w.with_suffix(".csv"))) > 5
+
+
+def test_one_hit_refuses_a_slice_of_a_played_beat() -> None:
+    kick = synth_kit(0).samples["kick"][0]
+    beat = np.concatenate([kick[:6000]] * 3)  # three kicks in one "one-shot"
+    assert grooves.one_hit(kick, 32000)
+    assert not grooves.one_hit(beat, 32000)

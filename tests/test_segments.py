@@ -1,0 +1,79 @@
+"""Onset segmentation: click trains and synthetic drum sequences land within 10 ms; silence
+gives no onsets; slices end at the next onset or the maximum window."""
+
+from __future__ import annotations
+
+import numpy as np
+import soxr
+
+from fixtures import synth
+from samplesort import segments
+
+SR = 32000
+
+
+def _voice(label: str, seed: int = 0) -> np.ndarray:
+    """A synthetic one-shot at SR with a 5 ms fade-out (no click where it ends)."""
+    x = soxr.resample(synth.voice(label, seed=seed), synth.SR_HZ, SR).astype(np.float32)
+    x[-160:] *= np.linspace(1.0, 0.0, 160, dtype=np.float32)
+    return x
+
+
+def _place(times_s: list[float], voices: list[np.ndarray], dur_s: float) -> np.ndarray:
+    x = np.zeros(int(dur_s * SR), dtype=np.float32)
+    for t, v in zip(times_s, voices, strict=True):
+        i = int(round(t * SR))
+        seg = v[: x.size - i]
+        x[i : i + seg.size] += seg
+    return x
+
+
+def test_click_train_onsets_are_the_click_times() -> None:
+    rng = np.random.default_rng(0)
+    times = np.cumsum(rng.uniform(0.06, 0.3, 20)) + 0.1
+    click = np.zeros(64, dtype=np.float32)
+    click[0] = 1.0
+    click[1] = -0.5
+    x = _place(list(times), [click * rng.uniform(0.2, 1.0) for _ in times], times[-1] + 0.5)
+    found = segments.detect(x, sr_hz=SR).times_s
+    assert found.size == times.size
+    assert np.max(np.abs(found - times)) < 0.010
+
+
+def test_drum_sequence_onsets_within_10_ms() -> None:
+    rng = np.random.default_rng(1)
+    labels = ["kick", "hihat_closed", "snare", "hihat_closed", "tom", "clap", "hihat_open", "rim"]
+    voices = [_voice(lab, seed=i) * rng.uniform(0.3, 1.0) for i, lab in enumerate(labels * 2)]
+    times = list(0.2 + 0.15 * np.arange(len(voices)))  # 16ths at 100 BPM
+    for i, lab in enumerate(labels * 2):  # the next hat hit closes an open hat
+        if lab == "hihat_open":
+            voices[i] = voices[i][: int(0.3 * SR)] * np.linspace(1, 0, int(0.3 * SR)) ** 4
+    x = _place(times, voices, times[-1] + 1.0)
+    found = segments.detect(x, sr_hz=SR).times_s
+    assert found.size == len(times)
+    assert np.max(np.abs(found - np.array(times))) < 0.010
+
+
+def test_silence_and_tiny_input_give_no_onsets() -> None:
+    assert segments.detect(np.zeros(SR * 2, dtype=np.float32), sr_hz=SR).times_s.size == 0
+    quiet = np.random.default_rng(0).standard_normal(SR).astype(np.float32) * 1e-6
+    assert segments.detect(quiet, sr_hz=SR).times_s.size == 0
+    assert segments.detect(np.ones(10, dtype=np.float32), sr_hz=SR).times_s.size == 0
+
+
+def test_segments_end_at_next_onset_or_max_window() -> None:
+    kick = _voice("kick")
+    x = _place([0.1, 0.3, 1.5], [kick, kick, kick], 2.5)
+    onsets = segments.detect(x, sr_hz=SR)
+    segs = segments.segments(onsets, sr_hz=SR, n_samples=x.size)
+    assert len(segs) == 3
+    assert segs[0].end == segs[1].start  # cut at the next hit
+    assert segs[1].end - segs[1].start == int(segments.MAX_SEGMENT_S * SR)  # capped
+    assert all(abs(s.start / SR + segments.PRE_ROLL_S - s.onset_s) < 1e-3 for s in segs)
+
+
+def test_a_hit_at_the_first_sample_is_found() -> None:
+    found = segments.detect(_voice("snare"), sr_hz=SR)
+    assert found.times_s.size == 1 and found.times_s[0] < 0.005
+    assert found.rise_db.shape == (1, len(segments.BANDS))
+    assert found.rise_db[0, segments.BANDS.index("high")] > 20  # from silence

@@ -1,0 +1,124 @@
+"""Full-track transcription: simultaneous kick + hat give both labels, block-wise decoding
+matches whole-file decoding, MIDI round-trips through mido, slices are written and readable,
+silence gives no hits, and the bundled track model loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+import soundfile as sf
+
+from fixtures import synth
+from samplesort import grooves, transcribe
+from samplesort.errors import AudioError, ModelError
+from tests.tracks_helpers import synth_kit, synth_track_model
+
+
+def _kick_hat_file(tmp_path: Path) -> tuple[Path, list[float]]:
+    kit = synth_kit(5, sr_hz=44100)
+    sr = kit.sr_hz
+    times = [0.2, 0.7, 1.2, 1.7]
+    x = np.zeros(int(2.4 * sr), dtype=np.float32)
+    for t in times:
+        i = int(t * sr)
+        for lab in ("kick", "hihat_closed"):
+            v = kit.samples[lab][0]
+            x[i : i + v.size] += 0.5 * v[: x.size - i]
+    return synth.write(tmp_path / "kickhat.wav", x, sr=sr), times
+
+
+def test_simultaneous_kick_and_hat_get_both_labels(tmp_path: Path) -> None:
+    path, times = _kick_hat_file(tmp_path)
+    t = transcribe.transcribe_file(path, synth_track_model())
+    assert [round(h.time_s, 2) for h in t.hits] == pytest.approx(times, abs=0.01)
+    for h in t.hits:
+        assert {"kick", "hihat_closed"} <= set(h.labels)
+
+
+def _groove_file(tmp_path: Path, seconds_bars: int = 4) -> tuple[Path, grooves.Rendered]:
+    rng = np.random.default_rng(7)
+    kit = synth_kit(3)
+    r = grooves.render(grooves.generate(rng, bpm=120, bars=seconds_bars), kit, rng, color=False)
+    stereo = np.stack([r.audio, 0.5 * r.audio], axis=1)
+    return synth.write(tmp_path / "groove.flac", stereo, sr=r.sr_hz), r
+
+
+def test_blocks_give_the_same_hits_as_one_pass(tmp_path: Path) -> None:
+    path, r = _groove_file(tmp_path)
+    model = synth_track_model()
+    whole = transcribe.transcribe_file(path, model, block_s=600)
+    blocks = transcribe.transcribe_file(path, model, block_s=2.0)
+    assert len(whole.hits) > 20
+    assert [h.time_s for h in blocks.hits] == pytest.approx(
+        [h.time_s for h in whole.hits], abs=2e-3
+    )
+    assert [h.labels for h in blocks.hits] == [h.labels for h in whole.hits]
+    assert whole.duration_s == pytest.approx(r.audio.size / r.sr_hz, abs=0.01)
+
+
+def test_midi_round_trips_through_mido(tmp_path: Path) -> None:
+    path, times = _kick_hat_file(tmp_path)
+    t = transcribe.transcribe_file(path, synth_track_model(), estimate_bpm=True)
+    out = transcribe.write_midi(t, tmp_path / "out.mid")
+    mid = mido.MidiFile(str(out))
+    tempo = next(m.tempo for m in mid.tracks[0] if m.type == "set_tempo")
+    assert mido.tempo2bpm(tempo) == pytest.approx(t.bpm or 120.0, abs=0.01)
+    now, notes = 0.0, []
+    for msg in mid.tracks[0]:
+        now += mido.tick2second(msg.time, mid.ticks_per_beat, tempo)
+        if msg.type == "note_on" and msg.velocity > 0:
+            assert msg.channel == 9
+            notes.append((round(now, 3), msg.note))
+    expected = sorted(
+        (round(h.time_s, 3), transcribe.GM_NOTES[lab]) for h in t.hits for lab in h.labels
+    )
+    got = sorted(notes)
+    assert [n for _, n in got] == [n for _, n in expected]
+    assert [t for t, _ in got] == pytest.approx([t for t, _ in expected], abs=2e-3)
+    assert {36, 42} <= {n for _, n in notes}
+
+
+def test_slices_are_written_and_readable(tmp_path: Path) -> None:
+    path, times = _kick_hat_file(tmp_path)
+    written: list[Path] = []
+
+    def sink(i: int, hit: transcribe.TrackHit, x: np.ndarray, sr: int) -> None:
+        written.append(synth.write(tmp_path / "slices" / transcribe.slice_name(i, hit), x, sr=sr))
+
+    t = transcribe.transcribe_file(path, synth_track_model(), slice_sink=sink)
+    assert len(written) == len(t.hits) == len(times)
+    for p in written:
+        data, sr = sf.read(str(p))
+        assert sr == transcribe.ANALYSIS_SR_HZ and 0.1 < data.size / sr <= 0.51
+        assert "kick" in p.stem
+
+
+def test_silence_gives_no_hits_and_empty_file_fails(tmp_path: Path) -> None:
+    quiet = synth.write(tmp_path / "silence.wav", np.zeros(44100 * 3), sr=44100)
+    t = transcribe.transcribe_file(quiet, synth_track_model())
+    assert t.hits == () and t.duration_s == pytest.approx(3.0, abs=0.01)
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    with pytest.raises(AudioError, match="empty"):
+        transcribe.transcribe_file(empty, synth_track_model())
+
+
+def test_tom_notes_follow_pitch() -> None:
+    def tom(hz: float) -> transcribe.TrackHit:
+        return transcribe.TrackHit(0.0, ("tom",), {}, 100, 1.0, hz)
+
+    hits = [tom(80.0), tom(120.0), tom(200.0), tom(82.0)]
+    assert transcribe.tom_notes(hits) == {0: 45, 1: 47, 2: 50, 3: 45}
+    assert set(transcribe.tom_notes([tom(100.0), tom(105.0)]).values()) == {47}
+
+
+def test_bundled_track_model_loads_and_one_shot_model_is_refused() -> None:
+    bundle = transcribe.load_track_model()
+    assert bundle.meta["kind"] == "tracks" and "kick" in bundle.labels
+    from samplesort.model import default_model_path
+
+    with pytest.raises(ModelError, match="not a track model"):
+        transcribe.load_track_model(default_model_path())
