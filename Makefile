@@ -57,6 +57,7 @@ bench: corpus
 	$(BIN)/python -m bench.run $(DATA)/corpus
 	$(BIN)/python -m bench.scan $(DATA)/corpus
 	$(BIN)/python -m bench.organize $(DATA)/corpus
+	$(BIN)/python -m bench.watch --files 500 --corpus $(DATA)/corpus
 	$(BIN)/python -m bench.tracks $(DATA)/corpus
 
 clean:
