@@ -63,6 +63,7 @@ from typing import Any, BinaryIO
 
 from . import iff
 from .errors import SampleSortError
+from .fsops import fsync_dir
 from .iff import FormatError
 from .payload import id3v2_size, leading_id3, ogg_packets_equal, payload
 
@@ -210,7 +211,7 @@ def write_tags(path: Path, tags: SampleTags, *, preserve_mtime: bool = False) ->
             raise TagError(f"{path}: changed while being tagged; not tagged")
         os.replace(tmp, path)
         tmp = None
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     except TagError:
         raise
     except FormatError as exc:
@@ -287,19 +288,6 @@ def _check_writable(path: Path) -> os.stat_result:
     if not folder.st_mode & 0o222 or not os.access(path.parent, os.W_OK | os.X_OK):
         raise TagError(f"{path}: folder is read-only (the temp copy goes beside the file)")
     return st
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # --- WAV / AIFF (chunk work in iff.py) -------------------------------------------------------

@@ -86,11 +86,27 @@ def fit_trees(
         _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
         weights = 1.0 / counts[inverse]
         weights *= weights.size / weights.sum()
+    Y = np.stack([y == label for label in labels], axis=1)
+    return _fit_columns(X, Y, weights, algorithm, seed, n_trees, n_jobs)
+
+
+def _fit_columns(
+    X: np.ndarray,
+    Y: np.ndarray,
+    weights: np.ndarray | None,
+    algorithm: str,
+    seed: int,
+    n_trees: int,
+    n_jobs: int,
+    max_leaf_nodes: int | None = None,
+) -> TreeArrays:
+    """One binary estimator per column of the boolean matrix Y (seeded seed + column)."""
     estimators = []
-    for c, label in enumerate(labels):
-        target = (y == label).astype(np.int8)
+    for c in range(Y.shape[1]):
         est = _estimator(algorithm, seed + c, n_trees, n_jobs)
-        est.fit(X, target, sample_weight=weights)
+        if max_leaf_nodes is not None and hasattr(est, "max_leaf_nodes"):
+            est.set_params(max_leaf_nodes=max_leaf_nodes)
+        est.fit(X, Y[:, c].astype(np.int8), sample_weight=weights)
         estimators.append(est)
     return TreeArrays.from_estimators(estimators)
 
@@ -367,14 +383,9 @@ def fit_trees_multilabel(
         _, inverse, counts = np.unique(groups.astype(str), return_inverse=True, return_counts=True)
         weights = 1.0 / counts[inverse]
         weights *= weights.size / weights.sum()
-    estimators = []
-    for c in range(len(labels)):
-        est = _estimator(algorithm, seed + c, n_trees, n_jobs)
-        if max_leaf_nodes is not None and hasattr(est, "max_leaf_nodes"):
-            est.set_params(max_leaf_nodes=max_leaf_nodes)
-        est.fit(X, Y[:, c].astype(np.int8), sample_weight=weights)
-        estimators.append(est)
-    return TreeArrays.from_estimators(estimators)
+    return _fit_columns(
+        X, Y[:, : len(labels)], weights, algorithm, seed, n_trees, n_jobs, max_leaf_nodes
+    )
 
 
 def multilabel_f1(truth: np.ndarray, accepted: np.ndarray) -> np.ndarray:
