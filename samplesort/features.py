@@ -254,7 +254,9 @@ def power_spectrogram(x: np.ndarray, *, n_fft: int = N_FFT, hop: int = HOP) -> n
     xp = np.zeros(n + 2 * pad + n_fft - pad, dtype=np.float32)
     xp[pad : pad + n] = x
     n_frames = 1 + (n + hop - 1) // hop
-    frames = np.lib.stride_tricks.sliding_window_view(xp, n_fft)[: n_frames * hop : hop]
+    frames = np.lib.stride_tricks.as_strided(
+        xp, shape=(n_frames, n_fft), strides=(hop * xp.itemsize, xp.itemsize), writeable=False
+    )
     spec = scipy_fft.rfft(frames * _window(n_fft), axis=1, overwrite_x=True)  # complex64
     re_im = spec.view(np.float32)
     re_im *= re_im
@@ -290,8 +292,7 @@ def _envelope(
     decay40 = last_above(-40.0) * frame_s
     tail_end = ip + last_above(-50.0)
     if tail_end - ip >= 2:
-        t = np.arange(tail_end - ip + 1) * frame_s
-        slope = _slope(t, env_db[ip : tail_end + 1])
+        slope = _slope(np.arange(tail_end - ip + 1) * frame_s, env_db[ip : tail_end + 1])
     else:
         slope = -50.0 / max(frame_s, (tail_end - ip + 1) * frame_s)
     n_active = min(len(x), (last + 1) * HOP)
@@ -301,7 +302,14 @@ def _envelope(
     energy = 10 ** (active / 10)
     t_frames = np.arange(len(active)) * frame_s
     centroid_s = float((t_frames * energy).sum() / max(float(energy.sum()), _EPS))
-    thirds = np.array_split(active, 3) if len(active) >= 3 else [active, active, active]
+    n = len(active)
+    if n >= 3:  # np.array_split(active, 3): the first n % 3 parts take one more frame
+        q, r = divmod(n, 3)
+        cut1 = q + (r > 0)
+        cut2 = cut1 + q + (r > 1)
+        thirds = [active[:cut1], active[cut1:cut2], active[cut2:]]
+    else:
+        thirds = [active, active, active]
     levels = []
     n_env = len(env_db)
     for t_ms in LEVEL_TIMES_MS:
