@@ -172,9 +172,9 @@ def _slope(x: np.ndarray, y: np.ndarray) -> float:
     """Least-squares slope of y against x (what np.polyfit(x, y, 1)[0] gives, without lstsq)."""
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    xc = x - x.mean()
+    xc = x - x.sum() / x.size
     denom = float(np.dot(xc, xc))
-    return float(np.dot(xc, y - y.mean()) / denom) if denom > 0 else 0.0
+    return float(np.dot(xc, y - y.sum() / y.size) / denom) if denom > 0 else 0.0
 
 
 # --- per-rate constants -----------------------------------------------------------------------
@@ -284,20 +284,21 @@ def _envelope(
     active = env_db[: last + 1]
     tail = env_db[ip:]
 
-    def last_above(thr_db: float) -> int:
-        above = tail > thr_db
-        return int(above.size - 1 - np.argmax(above[::-1])) if above.any() else 0
-
-    decay20 = last_above(-20.0) * frame_s
-    decay40 = last_above(-40.0) * frame_s
-    tail_end = ip + last_above(-50.0)
+    # The last frame from the peak on above -20, -40 and -50 dB (0 if none), all at once: the
+    # running maximum of the reversed tail is sorted, so a search finds each threshold.
+    from_end = np.maximum.accumulate(tail[::-1])
+    first = np.searchsorted(from_end, (-20.0, -40.0, -50.0), side="right").tolist()
+    above20, above40, above50 = (tail.size - 1 - j if j < tail.size else 0 for j in first)
+    decay20 = above20 * frame_s
+    decay40 = above40 * frame_s
+    tail_end = ip + above50
     if tail_end - ip >= 2:
         slope = _slope(np.arange(tail_end - ip + 1) * frame_s, env_db[ip : tail_end + 1])
     else:
         slope = -50.0 / max(frame_s, (tail_end - ip + 1) * frame_s)
     n_active = min(len(x), (last + 1) * HOP)
     xa = x[:n_active]
-    rms = math.sqrt(float((xa * xa).mean())) if n_active else _EPS
+    rms = math.sqrt(float((xa * xa).sum()) / n_active) if n_active else _EPS
     crest = _db1(1.0 / max(rms, _EPS) ** 2)  # 20*log10(peak / rms); peak is 1
     energy = 10 ** (active / 10)
     t_frames = np.arange(len(active)) * frame_s
@@ -324,7 +325,7 @@ def _envelope(
         slope,
         crest,
         centroid_s,
-        *[float(part.mean()) for part in thirds],
+        *[float(part.sum()) / part.size for part in thirds],
         *levels,
     ]
 
@@ -378,15 +379,17 @@ def _peak_hz(c: np.ndarray, grid: _Grid) -> tuple[float, float, float]:
 def _shape_rows(P: np.ndarray, row_sum: np.ndarray, logp: np.ndarray, g: _Grid) -> np.ndarray:
     """Per frame: centroid (Hz), bandwidth (Hz), 85 % rolloff (Hz), flatness, peakiness (dB)
     -> (5, frames). `row_sum` is P.sum(axis=1) and `logp` is log(P + eps)."""
+    out = np.empty((5, P.shape[0]), dtype=np.float32)
+    centroid, bandwidth, rolloff, flatness, peakiness = out
     total = row_sum + _EPS
-    centroid = (P @ g.freqs) / total
-    bandwidth = np.sqrt(np.maximum((P @ g.freqs_sq) / total - centroid**2, 0.0))
+    np.divide(P @ g.freqs, total, out=centroid)
+    np.sqrt(np.maximum((P @ g.freqs_sq) / total - centroid**2, 0.0), out=bandwidth)
     cum = np.cumsum(P, axis=1)
-    rolloff = g.freqs[np.argmax(cum >= 0.85 * cum[:, -1:], axis=1)]
+    rolloff[:] = g.freqs[np.argmax(cum >= 0.85 * cum[:, -1:], axis=1)]
     mean = row_sum / P.shape[1] + _EPS
-    flatness = np.exp(logp.mean(axis=1)) / mean
-    peakiness = _db(P.max(axis=1) / mean)
-    return np.stack([centroid, bandwidth, rolloff, flatness, peakiness])
+    np.divide(np.exp(logp.sum(axis=1) / P.shape[1]), mean, out=flatness)
+    peakiness[:] = _db(P.max(axis=1) / mean)
+    return out
 
 
 def _weighted_means(rows: np.ndarray, weights: np.ndarray) -> list[float]:
@@ -404,7 +407,7 @@ def _stability(mag: np.ndarray, sq_sum: np.ndarray, lag: int = 4) -> float:
         return 1.0
     num = (mag[:-lag] * mag[lag:]).sum(axis=1)
     den = np.sqrt(sq_sum[:-lag] * sq_sum[lag:]) + _EPS
-    return float((num / den).mean())
+    return float((num / den).sum()) / num.size
 
 
 def _flux(mag: np.ndarray, row_sum: np.ndarray) -> float:
@@ -412,8 +415,9 @@ def _flux(mag: np.ndarray, row_sum: np.ndarray) -> float:
     `row_sum` is mag.sum(axis=1)."""
     if mag.shape[0] < 2:
         return 0.0
-    d = np.maximum(mag[1:] - mag[:-1], 0.0).sum(axis=1)
-    return float((d / (row_sum[1:] + _EPS)).mean())
+    d = np.subtract(mag[1:], mag[:-1])
+    d = np.maximum(d, 0.0, out=d).sum(axis=1)
+    return float((d / (row_sum[1:] + _EPS)).sum()) / d.size
 
 
 def _partials(late_mean_db: np.ndarray) -> tuple[float, float]:
@@ -435,9 +439,9 @@ def _band_flatness(P: np.ndarray, logp: np.ndarray, a: int, b: int) -> float:
     if sub.size == 0:
         return 0.0
     power = sub.sum(axis=1)
-    flat = np.exp(logp[:, a:b].mean(axis=1)) / (power / sub.shape[1] + _EPS)
+    flat = np.exp(logp[:, a:b].sum(axis=1) / sub.shape[1]) / (power / sub.shape[1] + _EPS)
     w = power.sum()
-    return float((flat * power).sum() / w) if w > 0 else float(flat.mean())
+    return float((flat * power).sum() / w) if w > 0 else float(flat.sum()) / flat.size
 
 
 def _slope_db_per_oct(mean_db: np.ndarray, g: _Grid) -> float:
@@ -445,7 +449,7 @@ def _slope_db_per_oct(mean_db: np.ndarray, g: _Grid) -> float:
     if g.k12k - g.k100 < 2 or g.slope_den <= 0:
         return 0.0
     y = mean_db[g.k100 : g.k12k].astype(np.float64)
-    return float(np.dot(g.slope_xc, y - y.mean()) / g.slope_den)
+    return float(np.dot(g.slope_xc, y - y.sum() / y.size) / g.slope_den)
 
 
 def _attack(
@@ -543,16 +547,16 @@ def describe(x: np.ndarray, *, sr_hz: int, file_duration_s: float | None = None)
     values += _bands(P, g, last=last, tot_active=tot_active, frame_s=frame_s)
 
     used = span[:late_hi]
-    logp = np.log(used + _EPS)
+    logp = np.add(used, _EPS)
+    np.log(logp, out=logp)
     shape = _shape_rows(used, span_sum[:late_hi], logp, g)
     values += _weighted_means(shape[:, :n_e], span_sum[:n_e])
     values += _weighted_means(shape[:, late_lo:late_hi], span_sum[late_lo:late_hi])
 
     mag = np.sqrt(span)  # mag_early takes one frame more than early
     mag_sum = mag.sum(axis=1)
-    mag_sq = mag * mag
-    sq_sum = mag_sq.sum(axis=1)
-    sq_high = mag_sq[:, g.k4k :].sum(axis=1)
+    sq_sum = span_sum  # (mag * mag).sum(axis=1) but for rounding
+    sq_high = span[:, g.k4k :].sum(axis=1)
     e_hi = min(n_early + 1, mag.shape[0])
     m_lo, m_hi = (n_early, last + 1 - ip) if last + 1 - ip - n_early >= 2 else (0, e_hi)
     mag_early, mag_late = mag[:e_hi], mag[m_lo:m_hi]
