@@ -274,8 +274,9 @@ def power_spectrogram(x: np.ndarray, *, n_fft: int = N_FFT, hop: int = HOP) -> n
     xp = np.zeros(n + 2 * pad + n_fft - pad, dtype=np.float32)
     xp[pad : pad + n] = x
     n_frames = 1 + (n + hop - 1) // hop
-    frames = np.lib.stride_tricks.as_strided(
-        xp, shape=(n_frames, n_fft), strides=(hop * xp.itemsize, xp.itemsize), writeable=False
+    # Overlapping read-only views of xp (what sliding_window_view gives, without its overhead).
+    frames = np.ndarray(
+        (n_frames, n_fft), dtype=np.float32, buffer=xp, strides=(hop * xp.itemsize, xp.itemsize)
     )
     windowed = np.multiply(frames, _window(n_fft), out=_scratch((n_frames, n_fft)))
     spec = scipy_fft.rfft(windowed, axis=1, overwrite_x=True)  # complex64
