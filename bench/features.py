@@ -4,7 +4,7 @@
                                         [--module PATH] [--json OUT]
 
 Measured in this process, on one core (BLAS pinned to one thread), warm (one untimed pass
-first), median of `--repeats` passes:
+first), median of `--repeats` passes (with `--module`, the two implementations take turns):
 - decode only: `audio.decode` of every corpus file (for comparison);
 - `describe` of every decoded corpus one-shot (ms per file);
 - `describe` of the hit slices full-track mode cuts from rendered grooves (`grooves.render`
@@ -79,15 +79,20 @@ def groove_slices(root: Path, *, kits: int, grooves_per_kit: int, seed: int) -> 
     return out
 
 
-def ms_per_item(run: Callable[[], Any], n_items: int, repeats: int) -> tuple[float, list[float]]:
-    """Median and all of `repeats` timed passes of `run` (after one warm-up), ms per item."""
-    run()
-    passes = []
-    for _ in range(repeats):
-        t = time.perf_counter()
+def ms_per_item(
+    runs: dict[str, Callable[[], Any]], n_items: int, repeats: int
+) -> dict[str, tuple[float, list[float]]]:
+    """Per run: the median and all of `repeats` timed passes (after one warm-up each), ms per
+    item. The runs take turns pass by pass, so a load spike on the shared machine hits each."""
+    for run in runs.values():
         run()
-        passes.append((time.perf_counter() - t) * 1000.0 / max(n_items, 1))
-    return statistics.median(passes), passes
+    passes: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            t = time.perf_counter()
+            run()
+            passes[name].append((time.perf_counter() - t) * 1000.0 / max(n_items, 1))
+    return {name: (statistics.median(p), p) for name, p in passes.items()}
 
 
 def load_module(path: Path) -> ModuleType:
@@ -101,25 +106,33 @@ def load_module(path: Path) -> ModuleType:
 
 
 def time_describe(
-    describe: Callable[..., np.ndarray],
+    describers: dict[str, Callable[..., np.ndarray]],
     clips: Sequence[Clip],
     slices: Sequence[np.ndarray],
     repeats: int,
-) -> dict[str, Any]:
-    def on_clips() -> list[np.ndarray]:
-        return [describe(c.samples, sr_hz=c.sr_hz, file_duration_s=c.duration_s) for c in clips]
+) -> dict[str, dict[str, Any]]:
+    """Per implementation of `describe`: ms per corpus file and per groove slice, and the
+    feature rows it gave."""
 
-    def on_slices() -> list[np.ndarray]:
-        return [describe(s, sr_hz=ANALYSIS_SR_HZ) for s in slices]
+    def on_clips(describe: Callable[..., np.ndarray]) -> Callable[[], np.ndarray]:
+        return lambda: np.stack(
+            [describe(c.samples, sr_hz=c.sr_hz, file_duration_s=c.duration_s) for c in clips]
+        )
 
-    clip_ms, clip_passes = ms_per_item(on_clips, len(clips), repeats)
-    slice_ms, slice_passes = ms_per_item(on_slices, len(slices), repeats)
+    def on_slices(describe: Callable[..., np.ndarray]) -> Callable[[], np.ndarray]:
+        return lambda: np.stack([describe(s, sr_hz=ANALYSIS_SR_HZ) for s in slices])
+
+    per_clip = ms_per_item({k: on_clips(d) for k, d in describers.items()}, len(clips), repeats)
+    per_slice = ms_per_item({k: on_slices(d) for k, d in describers.items()}, len(slices), repeats)
     return {
-        "describe_ms_per_file": clip_ms,
-        "describe_ms_per_file_passes": clip_passes,
-        "describe_ms_per_slice": slice_ms,
-        "describe_ms_per_slice_passes": slice_passes,
-        "values": (np.stack(on_clips()), np.stack(on_slices())),
+        name: {
+            "describe_ms_per_file": per_clip[name][0],
+            "describe_ms_per_file_passes": per_clip[name][1],
+            "describe_ms_per_slice": per_slice[name][0],
+            "describe_ms_per_slice_passes": per_slice[name][1],
+            "values": (on_clips(d)(), on_slices(d)()),
+        }
+        for name, d in describers.items()
     }
 
 
@@ -137,8 +150,8 @@ def main(argv: list[str] | None = None) -> None:
     _say("decoding the corpus ...")
     paths, clips = corpus_clips(args.corpus)
     decode_ms, decode_passes = ms_per_item(
-        lambda: [audio.decode(p) for p in paths], len(paths), args.repeats
-    )
+        {"decode": lambda: [audio.decode(p) for p in paths]}, len(paths), args.repeats
+    )["decode"]
     _say("rendering grooves ...")
     slices = groove_slices(
         args.corpus, kits=args.kits, grooves_per_kit=args.grooves_per_kit, seed=args.seed
@@ -152,13 +165,15 @@ def main(argv: list[str] | None = None) -> None:
         "decode_ms_per_file": decode_ms,
         "decode_ms_per_file_passes": decode_passes,
     }
-    current = time_describe(features.describe, clips, slices, args.repeats)
-    ours = current.pop("values")
-    report.update(current)
+    describers = {"current": features.describe}
     if args.module is not None:
-        other = time_describe(load_module(args.module).describe, clips, slices, args.repeats)
-        theirs = other.pop("values")
-        report["module"] = {"path": str(args.module), **other}
+        describers["module"] = load_module(args.module).describe
+    timed = time_describe(describers, clips, slices, args.repeats)
+    ours = timed["current"].pop("values")
+    report.update(timed["current"])
+    if args.module is not None:
+        theirs = timed["module"].pop("values")
+        report["module"] = {"path": str(args.module), **timed["module"]}
         for what, a, b in (("files", ours[0], theirs[0]), ("slices", ours[1], theirs[1])):
             diff = np.abs(a.astype(np.float64) - b)
             rel = np.where(diff > 1e-5, diff / np.maximum(np.abs(b), 1e-30), 0.0)
