@@ -22,6 +22,9 @@ Groups of features (see `FEATURE_NAMES` for the exact order):
 
 from __future__ import annotations
 
+import math
+import threading
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -40,6 +43,7 @@ EQ3_EDGES_HZ = (200.0, 2500.0)
 BAND_EDGES_HZ = (20.0, 150.0, 400.0, 1000.0, 2500.0, 6000.0, 16000.0)
 N_MEL_BANDS = 20
 N_MFCC = 6
+PITCH_N_FFT = 8192  # zero-padded FFT of the pitch windows (3.9 Hz bins at 32 kHz)
 _EPS = 1e-12
 
 _ENVELOPE = [
@@ -169,107 +173,68 @@ def _slope(x: np.ndarray, y: np.ndarray) -> float:
     """Least-squares slope of y against x (what np.polyfit(x, y, 1)[0] gives, without lstsq)."""
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    xc = x - x.mean()
+    xc = x - x.sum() / x.size
     denom = float(np.dot(xc, xc))
-    return float(np.dot(xc, y - y.mean()) / denom) if denom > 0 else 0.0
+    return float(np.dot(xc, y - y.sum() / y.size) / denom) if denom > 0 else 0.0
 
 
-# --- the STFT ---------------------------------------------------------------------------------
+# --- per-rate constants -----------------------------------------------------------------------
 
 
-def power_spectrogram(x: np.ndarray, *, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
-    """|STFT|^2, shape (frames, n_fft // 2 + 1); frame i is centred at sample i * hop."""
-    pad = n_fft // 2
-    xp = np.pad(x.astype(np.float32, copy=False), (pad, pad + n_fft))
-    n_frames = 1 + (len(x) + hop - 1) // hop
-    frames = np.lib.stride_tricks.sliding_window_view(xp, n_fft)[: n_frames * hop : hop]
-    spec = scipy_fft.rfft(frames * _window(n_fft), axis=1)  # float32 in, complex64 out
-    return (spec.real**2 + spec.imag**2).astype(np.float32, copy=False)
+@dataclass(frozen=True)
+class _Grid:
+    """What `describe` needs that depends only on the sample rate, built once per rate."""
+
+    freqs: np.ndarray  # STFT bin frequencies, Hz (float32)
+    freqs_sq: np.ndarray  # their squares, Hz^2 (float32)
+    eq3: np.ndarray  # (3, bins) 0/1 matrix of the low / mid / high bands
+    bands: np.ndarray  # (6, bins) 0/1 matrix of the finer bands (BAND_EDGES_HZ)
+    k100: int  # first bin at or above 100 Hz (and so on)
+    k300: int
+    k1k: int
+    k4k: int
+    k5k: int
+    k12k: int
+    slope_xc: np.ndarray  # centred log2 frequencies of bins k100..k12k (float64)
+    slope_den: float  # their sum of squares
+    mel20: np.ndarray
+    mel40: np.ndarray
+    dct: np.ndarray  # (N_MFCC, 40) DCT-II rows 1..N_MFCC
+    pitch_freqs: np.ndarray  # bin frequencies of the 8192-point pitch FFT, Hz (float64)
+    pitch_lo: int  # its bins at 30, 1000 and 500 Hz
+    pitch_hi: int
+    pitch_hi500: int
 
 
-def _db(x: np.ndarray | float) -> np.ndarray:
-    return 10.0 * np.log10(np.maximum(x, _EPS))
-
-
-# --- feature groups (each returns a list in the order of its name list) ------------------------
-
-
-def _envelope(
-    x: np.ndarray, env_db: np.ndarray, *, sr_hz: int, file_duration_s: float, ip: int, last: int
-) -> list[float]:
-    frame_s = HOP / sr_hz
-    active = env_db[: last + 1]
-
-    def last_above(thr_db: float) -> int:
-        idx = np.nonzero(env_db[ip:] > thr_db)[0]
-        return int(idx[-1]) if idx.size else 0
-
-    decay20 = last_above(-20.0) * frame_s
-    decay40 = last_above(-40.0) * frame_s
-    tail_end = ip + last_above(-50.0)
-    if tail_end - ip >= 2:
-        t = np.arange(tail_end - ip + 1) * frame_s
-        slope = _slope(t, env_db[ip : tail_end + 1])
-    else:
-        slope = -50.0 / max(frame_s, (tail_end - ip + 1) * frame_s)
-    n_active = min(len(x), (last + 1) * HOP)
-    rms = float(np.sqrt(np.mean(x[:n_active] ** 2))) if n_active else _EPS
-    crest = float(_db(1.0 / max(rms, _EPS) ** 2))  # 20*log10(peak / rms); peak is 1
-    energy = 10 ** (active / 10)
-    t_frames = np.arange(len(active)) * frame_s
-    centroid_s = float(np.sum(t_frames * energy) / max(np.sum(energy), _EPS))
-    thirds = np.array_split(active, 3) if len(active) >= 3 else [active, active, active]
-    levels = []
-    for t_ms in LEVEL_TIMES_MS:
-        i = ip + int(round(t_ms / 1000.0 / frame_s))
-        levels.append(float(env_db[i]) if i < len(env_db) else -100.0)
-    return [
-        min(file_duration_s, 60.0),
-        (last + 1) * frame_s,
-        ip * frame_s,
-        decay20,
-        decay40,
-        slope,
-        crest,
-        centroid_s,
-        *[float(np.mean(part)) for part in thirds],
-        *[max(v, -100.0) for v in levels],
-    ]
-
-
-def _peak_hz(seg: np.ndarray, sr_hz: int, n_fft: int = 8192) -> tuple[float, float, float]:
-    """Strongest spectral peak in 30-1000 Hz, its prominence over the band median (dB), and
-    the power centroid of 30-500 Hz."""
-    if seg.size < 64:
-        return 0.0, 0.0, 0.0
-    c = scipy_fft.rfft(seg.astype(np.float32, copy=False) * _hann(seg.size), n=n_fft)
-    spec = (c.real**2 + c.imag**2).astype(np.float64)
-    freqs = _rfftfreq(n_fft, sr_hz)
-    lo, hi = np.searchsorted(freqs, 30.0), np.searchsorted(freqs, 1000.0)
-    band = spec[lo:hi]
-    k = int(np.argmax(band))
-    if 0 < k < band.size - 1:
-        a, b, c = np.log(band[k - 1 : k + 2] + _EPS)
-        denom = a - 2 * b + c
-        offset = 0.5 * (a - c) / denom if denom != 0 else 0.0
-    else:
-        offset = 0.0
-    f0 = float(freqs[lo + k] + offset * (freqs[1] - freqs[0]))
-    conf = float(_db(band[k]) - _db(np.median(band) + _EPS))
-    hi500 = np.searchsorted(freqs, 500.0)
-    low = spec[lo:hi500]
-    low_centroid = float(np.sum(freqs[lo:hi500] * low) / (np.sum(low) + _EPS))
-    return f0, conf, low_centroid
-
-
-def _pitch(x: np.ndarray, *, sr_hz: int, peak_sample: int) -> list[float]:
-    n_early = int(0.064 * sr_hz)
-    early = x[peak_sample : peak_sample + n_early]
-    late = x[peak_sample + n_early : peak_sample + 3 * n_early]
-    f_early, c_early, lc_early = _peak_hz(early, sr_hz)
-    f_late, c_late, lc_late = _peak_hz(late, sr_hz) if late.size >= 64 else (f_early, 0.0, lc_early)
-    ratio = f_late / f_early if f_early > 0 else 1.0
-    return [f_early, c_early, f_late, c_late, ratio, lc_early, lc_late]
+@lru_cache(maxsize=8)
+def _grid(sr_hz: int) -> _Grid:
+    freqs = _rfftfreq(N_FFT, sr_hz).astype(np.float32)
+    ks = [int(np.searchsorted(freqs, f)) for f in (100.0, 300.0, 1000.0, 4000.0, 5000.0, 12000.0)]
+    log2f = np.log2(freqs[ks[0] : ks[5]]).astype(np.float64)
+    xc = log2f - log2f.mean()
+    pf = _rfftfreq(PITCH_N_FFT, sr_hz)
+    lo, hi, hi500 = (int(np.searchsorted(pf, f)) for f in (30.0, 1000.0, 500.0))
+    return _Grid(
+        freqs=freqs,
+        freqs_sq=freqs**2,
+        eq3=_band_matrix(freqs, (0.0, *EQ3_EDGES_HZ, sr_hz / 2 + 1)),
+        bands=_band_matrix(freqs, BAND_EDGES_HZ),
+        k100=ks[0],
+        k300=ks[1],
+        k1k=ks[2],
+        k4k=ks[3],
+        k5k=ks[4],
+        k12k=ks[5],
+        slope_xc=xc,
+        slope_den=float(np.dot(xc, xc)),
+        mel20=mel_filterbank(sr_hz=sr_hz, n_fft=N_FFT, n_mels=N_MEL_BANDS),
+        mel40=mel_filterbank(sr_hz=sr_hz, n_fft=N_FFT, n_mels=40),
+        dct=np.ascontiguousarray(_dct_matrix(40, N_MFCC + 1)[1:]),
+        pitch_freqs=pf,
+        pitch_lo=lo,
+        pitch_hi=hi,
+        pitch_hi500=hi500,
+    )
 
 
 def _band_matrix(freqs: np.ndarray, edges: tuple[float, ...]) -> np.ndarray:
@@ -280,41 +245,202 @@ def _band_matrix(freqs: np.ndarray, edges: tuple[float, ...]) -> np.ndarray:
     return m
 
 
-def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:
-    w = np.sum(weights)
-    return float(np.sum(values * weights) / w) if w > 0 else float(np.mean(values))
+# --- the STFT ---------------------------------------------------------------------------------
 
 
-def _shape_stats(P: np.ndarray, freqs: np.ndarray) -> np.ndarray:
-    """Per frame: centroid, bandwidth, 85 % rolloff, flatness, peakiness -> (frames, 5)."""
-    total = P.sum(axis=1) + _EPS
-    centroid = (P @ freqs) / total
-    bandwidth = np.sqrt(np.maximum((P @ freqs**2) / total - centroid**2, 0.0))
+_SCRATCH_MAX_FLOATS = 1 << 20  # 4 MB: the windowed frames of clips up to ~8 s at 32 kHz
+_scratch_local = threading.local()
+
+
+def _scratch(shape: tuple[int, int]) -> np.ndarray:
+    """An uninitialised float32 array of `shape`, reused by the calling thread while small.
+
+    Freshly allocated large arrays are slow to use (each allocation maps new pages, and
+    pocketfft ran ~3x slower on them than on reused memory), so the STFT's input buffer is kept.
+    """
+    n = shape[0] * shape[1]
+    if n > _SCRATCH_MAX_FLOATS:
+        return np.empty(shape, dtype=np.float32)
+    buf = getattr(_scratch_local, "buf", None)
+    if buf is None or buf.size < n:
+        buf = _scratch_local.buf = np.empty(max(n, 1 << 16), dtype=np.float32)
+    return buf[:n].reshape(shape)
+
+
+def power_spectrogram(x: np.ndarray, *, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
+    """|STFT|^2, shape (frames, n_fft // 2 + 1); frame i is centred at sample i * hop."""
+    pad = n_fft // 2
+    n = len(x)
+    xp = np.zeros(n + 2 * pad + n_fft - pad, dtype=np.float32)
+    xp[pad : pad + n] = x
+    n_frames = 1 + (n + hop - 1) // hop
+    # Overlapping views into xp (what sliding_window_view gives, without its ~6 us overhead).
+    frames = np.ndarray(
+        (n_frames, n_fft), dtype=np.float32, buffer=xp, strides=(hop * xp.itemsize, xp.itemsize)
+    )
+    windowed = np.multiply(frames, _window(n_fft), out=_scratch((n_frames, n_fft)))
+    spec = scipy_fft.rfft(windowed, axis=1, overwrite_x=True)  # complex64
+    re_im = spec.view(np.float32)
+    re_im *= re_im
+    return re_im[:, 0::2] + re_im[:, 1::2]
+
+
+def _db(x: np.ndarray | float) -> np.ndarray:
+    return 10.0 * np.log10(np.maximum(x, _EPS))
+
+
+def _db1(x: float) -> float:
+    """_db of one Python float (the scalar path, without numpy's call overhead)."""
+    return 10.0 * math.log10(max(x, _EPS))
+
+
+# --- feature groups (each returns a list in the order of its name list) ------------------------
+
+
+def _envelope(
+    x: np.ndarray, env_db: np.ndarray, *, sr_hz: int, file_duration_s: float, ip: int, last: int
+) -> list[float]:
+    """Durations (s), decay slope (dB/s), crest factor (dB), temporal centroid (s) and levels
+    (dB re the loudest frame) of the frame-energy envelope `env_db`."""
+    frame_s = HOP / sr_hz
+    active = env_db[: last + 1]
+    tail = env_db[ip:]
+
+    # The last frame from the peak on above -20, -40 and -50 dB (0 if none), all at once: the
+    # running maximum of the reversed tail is sorted, so a search finds each threshold.
+    from_end = np.maximum.accumulate(tail[::-1])
+    first = np.searchsorted(from_end, (-20.0, -40.0, -50.0), side="right").tolist()
+    above20, above40, above50 = (tail.size - 1 - j if j < tail.size else 0 for j in first)
+    decay20 = above20 * frame_s
+    decay40 = above40 * frame_s
+    tail_end = ip + above50
+    if tail_end - ip >= 2:
+        slope = _slope(np.arange(tail_end - ip + 1) * frame_s, env_db[ip : tail_end + 1])
+    else:
+        slope = -50.0 / max(frame_s, (tail_end - ip + 1) * frame_s)
+    n_active = min(len(x), (last + 1) * HOP)
+    xa = x[:n_active]
+    rms = math.sqrt(float((xa * xa).sum()) / n_active) if n_active else _EPS
+    crest = _db1(1.0 / max(rms, _EPS) ** 2)  # 20*log10(peak / rms); peak is 1
+    energy = 10 ** (active / 10)
+    t_frames = np.arange(len(active)) * frame_s
+    centroid_s = float((t_frames * energy).sum() / max(float(energy.sum()), _EPS))
+    n = len(active)
+    if n >= 3:  # np.array_split(active, 3): the first n % 3 parts take one more frame
+        q, r = divmod(n, 3)
+        cut1 = q + (r > 0)
+        cut2 = cut1 + q + (r > 1)
+        thirds = [active[:cut1], active[cut1:cut2], active[cut2:]]
+    else:
+        thirds = [active, active, active]
+    levels = []
+    n_env = len(env_db)
+    for t_ms in LEVEL_TIMES_MS:
+        i = ip + int(round(t_ms / 1000.0 / frame_s))
+        levels.append(max(float(env_db[i]), -100.0) if i < n_env else -100.0)
+    return [
+        min(file_duration_s, 60.0),
+        (last + 1) * frame_s,
+        ip * frame_s,
+        decay20,
+        decay40,
+        slope,
+        crest,
+        centroid_s,
+        *[float(part.sum()) / part.size for part in thirds],
+        *levels,
+    ]
+
+
+def _pitch(x: np.ndarray, *, sr_hz: int, peak_sample: int, grid: _Grid) -> list[float]:
+    """Strongest low peak (Hz) and its prominence (dB) in the 64 ms from the peak and in the
+    128 ms after, their ratio, and the 30-500 Hz power centroid (Hz) of both."""
+    n_early = int(0.064 * sr_hz)
+    early = x[peak_sample : peak_sample + n_early]
+    late = x[peak_sample + n_early : peak_sample + 3 * n_early]
+    segs = [s for s in (early, late) if s.size >= 64]  # shorter windows give no pitch
+    found = []
+    if segs:  # both zero-padded FFTs in one call (rfft(s, n=8192) pads the same way)
+        buf = np.zeros((len(segs), PITCH_N_FFT), dtype=np.float32)
+        for row, s in zip(buf, segs, strict=True):
+            np.multiply(s, _hann(s.size), out=row[: s.size])
+        spec = scipy_fft.rfft(buf, axis=1, overwrite_x=True)[:, grid.pitch_lo : grid.pitch_hi]
+        found = [_peak_hz(c, grid) for c in spec]
+    if early.size < 64:
+        found.insert(0, (0.0, 0.0, 0.0))
+    f_early, c_early, lc_early = found[0]
+    f_late, c_late, lc_late = found[1] if late.size >= 64 else (f_early, 0.0, lc_early)
+    ratio = f_late / f_early if f_early > 0 else 1.0
+    return [f_early, c_early, f_late, c_late, ratio, lc_early, lc_late]
+
+
+def _peak_hz(c: np.ndarray, grid: _Grid) -> tuple[float, float, float]:
+    """From the 30-1000 Hz bins `c` of a pitch FFT: the strongest spectral peak (Hz, refined
+    by a parabola through the log powers), its prominence over the band median (dB), and the
+    power centroid of 30-500 Hz (Hz)."""
+    band = (c.real**2 + c.imag**2).astype(np.float64)
+    freqs = grid.pitch_freqs
+    lo = grid.pitch_lo
+    k = int(np.argmax(band))
+    if 0 < k < band.size - 1:
+        a, b, c3 = (math.log(v + _EPS) for v in band[k - 1 : k + 2].tolist())
+        denom = a - 2 * b + c3
+        offset = 0.5 * (a - c3) / denom if denom != 0 else 0.0
+    else:
+        offset = 0.0
+    f0 = float(freqs[lo + k] + offset * (freqs[1] - freqs[0]))
+    n = band.size
+    part = np.partition(band, [(n - 1) // 2, n // 2])
+    median = float(part[(n - 1) // 2] + part[n // 2]) / 2.0
+    conf = _db1(float(band[k])) - _db1(median + _EPS)
+    n500 = grid.pitch_hi500 - lo
+    low = band[:n500]
+    low_centroid = float(np.dot(freqs[lo : grid.pitch_hi500], low) / (low.sum() + _EPS))
+    return f0, conf, low_centroid
+
+
+def _shape_rows(P: np.ndarray, row_sum: np.ndarray, logp: np.ndarray, g: _Grid) -> np.ndarray:
+    """Per frame: centroid (Hz), bandwidth (Hz), 85 % rolloff (Hz), flatness, peakiness (dB)
+    -> (5, frames). `row_sum` is P.sum(axis=1) and `logp` is log(P + eps)."""
+    out = np.empty((5, P.shape[0]), dtype=np.float32)
+    centroid, bandwidth, rolloff, flatness, peakiness = out
+    total = row_sum + _EPS
+    np.divide(P @ g.freqs, total, out=centroid)
+    np.sqrt(np.maximum((P @ g.freqs_sq) / total - centroid**2, 0.0), out=bandwidth)
     cum = np.cumsum(P, axis=1)
-    roll_idx = np.argmax(cum >= 0.85 * cum[:, -1:], axis=1)
-    rolloff = freqs[roll_idx]
-    logp = np.log(P + _EPS)
-    flatness = np.exp(logp.mean(axis=1)) / (P.mean(axis=1) + _EPS)
-    peakiness = _db(P.max(axis=1) / (P.mean(axis=1) + _EPS))
-    return np.stack([centroid, bandwidth, rolloff, flatness, peakiness], axis=1)
+    rolloff[:] = g.freqs[np.argmax(cum >= 0.85 * cum[:, -1:], axis=1)]
+    mean = row_sum / P.shape[1] + _EPS
+    np.divide(np.exp(logp.sum(axis=1) / P.shape[1]), mean, out=flatness)
+    peakiness[:] = _db(P.max(axis=1) / mean)
+    return out
 
 
-def _stability(mag: np.ndarray, lag: int = 4) -> float:
+def _weighted_means(rows: np.ndarray, weights: np.ndarray) -> list[float]:
+    """Weighted mean of each row of `rows` (plain mean when the weights sum to zero)."""
+    w = weights.sum()
+    if w > 0:
+        return ((rows * weights).sum(axis=1) / w).tolist()
+    return rows.mean(axis=1).tolist()
+
+
+def _stability(mag: np.ndarray, sq_sum: np.ndarray, lag: int = 4) -> float:
     """Mean cosine similarity of magnitude spectra `lag` frames apart: steady ringing partials
-    give ~1, noise gives less."""
+    give ~1, noise gives less. `sq_sum` is (mag * mag).sum(axis=1)."""
     if mag.shape[0] <= lag:
         return 1.0
-    a, b = mag[:-lag], mag[lag:]
-    num = np.sum(a * b, axis=1)
-    den = np.sqrt(np.sum(a * a, axis=1) * np.sum(b * b, axis=1)) + _EPS
-    return float(np.mean(num / den))
+    num = (mag[:-lag] * mag[lag:]).sum(axis=1)
+    den = np.sqrt(sq_sum[:-lag] * sq_sum[lag:]) + _EPS
+    return float((num / den).sum()) / num.size
 
 
-def _flux(mag: np.ndarray) -> float:
+def _flux(mag: np.ndarray, row_sum: np.ndarray) -> float:
+    """Mean positive spectral change between frames over the frame's magnitude sum;
+    `row_sum` is mag.sum(axis=1)."""
     if mag.shape[0] < 2:
         return 0.0
-    d = np.maximum(mag[1:] - mag[:-1], 0.0).sum(axis=1)
-    return float(np.mean(d / (mag[1:].sum(axis=1) + _EPS)))
+    d = np.subtract(mag[1:], mag[:-1])
+    d = np.maximum(d, 0.0, out=d).sum(axis=1)
+    return float((d / (row_sum[1:] + _EPS)).sum()) / d.size
 
 
 def _partials(late_mean_db: np.ndarray) -> tuple[float, float]:
@@ -326,69 +452,93 @@ def _partials(late_mean_db: np.ndarray) -> tuple[float, float]:
     prom = late_mean_db - smooth
     core = prom[8:-8] if prom.size > 32 else prom
     is_peak = (core[1:-1] > core[:-2]) & (core[1:-1] >= core[2:]) & (core[1:-1] > 10.0)
-    return float(np.sum(is_peak)), float(np.max(core)) if core.size else 0.0
+    return float(np.count_nonzero(is_peak)), float(core.max()) if core.size else 0.0
 
 
-def _band_flatness(P: np.ndarray, freqs: np.ndarray, lo_hz: float, hi_hz: float) -> float:
-    """Energy-weighted spectral flatness of the bins in [lo_hz, hi_hz): noise ~1, tones ~0."""
-    a, b = np.searchsorted(freqs, lo_hz), np.searchsorted(freqs, hi_hz)
+def _band_flatness(P: np.ndarray, logp: np.ndarray, a: int, b: int) -> float:
+    """Energy-weighted spectral flatness of bins a..b-1 (noise ~1, tones ~0); `logp` is
+    log(P + eps)."""
     sub = P[:, a:b]
     if sub.size == 0:
         return 0.0
-    flat = np.exp(np.log(sub + _EPS).mean(axis=1)) / (sub.mean(axis=1) + _EPS)
-    return _weighted_mean(flat, sub.sum(axis=1))
+    power = sub.sum(axis=1)
+    flat = np.exp(logp[:, a:b].sum(axis=1) / sub.shape[1]) / (power / sub.shape[1] + _EPS)
+    w = power.sum()
+    return float((flat * power).sum() / w) if w > 0 else float(flat.sum()) / flat.size
 
 
-def _slope_db_per_oct(P: np.ndarray, freqs: np.ndarray) -> float:
-    """Slope of the mean log spectrum against log2 frequency (100 Hz - 12 kHz)."""
-    a, b = np.searchsorted(freqs, 100.0), np.searchsorted(freqs, 12000.0)
-    if P.shape[0] == 0 or b - a < 2:
+def _slope_db_per_oct(mean_db: np.ndarray, g: _Grid) -> float:
+    """Slope (dB per octave) of a mean log spectrum against log2 frequency (100 Hz - 12 kHz)."""
+    if g.k12k - g.k100 < 2 or g.slope_den <= 0:
         return 0.0
-    spec_db = _db(P[:, a:b].mean(axis=0))
-    return _slope(np.log2(freqs[a:b]), spec_db)
+    y = mean_db[g.k100 : g.k12k].astype(np.float64)
+    return float(np.dot(g.slope_xc, y - y.sum() / y.size) / g.slope_den)
 
 
-def _attack(P: np.ndarray, freqs: np.ndarray, *, ip: int, early: np.ndarray) -> list[float]:
-    """The hit itself: centroid and > 5 kHz share of the onset-to-peak frames (at least two),
-    energy of the first 3 frames (~24 ms) over the next 9, and < 100 Hz over 100-300 Hz early."""
-    att = P[: max(ip + 1, 2)]
-    e_att = att.sum(axis=0)
-    centroid = float(np.sum(freqs * e_att) / (np.sum(e_att) + _EPS))
-    k5 = int(np.searchsorted(freqs, 5000.0))
-    high_share = float(_db(e_att[k5:].sum() / (e_att.sum() + _EPS)))
-    energy = P.sum(axis=1)
-    transient = float(_db(energy[:3].sum() / (energy[3:12].sum() + _EPS)))
-    k100, k300 = int(np.searchsorted(freqs, 100.0)), int(np.searchsorted(freqs, 300.0))
-    e_early = early.sum(axis=0)
-    sub = float(_db(e_early[:k100].sum() / (e_early[k100:k300].sum() + _EPS)))
+def _attack(
+    P: np.ndarray, energy: np.ndarray, e_early: np.ndarray, *, ip: int, g: _Grid
+) -> list[float]:
+    """The hit itself: centroid (Hz) and > 5 kHz share (dB) of the onset-to-peak frames (at
+    least two), energy of the first 3 frames (~24 ms) over the next 9 (dB), and < 100 Hz over
+    100-300 Hz early (dB). `energy` is P.sum(axis=1), `e_early` the early frames' sum."""
+    e_att = P[: max(ip + 1, 2)].sum(axis=0)
+    tot_att = float(e_att.sum())
+    centroid = float(np.dot(g.freqs, e_att)) / (tot_att + _EPS)
+    high_share = _db1(float(e_att[g.k5k :].sum()) / (tot_att + _EPS))
+    transient = _db1(float(energy[:3].sum()) / (float(energy[3:12].sum()) + _EPS))
+    sub = _db1(float(e_early[: g.k100].sum()) / (float(e_early[g.k100 : g.k300].sum()) + _EPS))
     return [
         centroid,
         max(high_share, -100.0),
-        float(np.clip(transient, -60, 60)),
-        float(np.clip(sub, -60, 60)),
+        min(max(transient, -60.0), 60.0),
+        min(max(sub, -60.0), 60.0),
     ]
 
 
-def _zcr(x: np.ndarray) -> float:
-    if x.size < 2:
+def _zcr(sign: np.ndarray, n: int) -> float:
+    """Zero-crossing rate of the first n samples, given their sign bits."""
+    if n < 2:
         return 0.0
-    return float(np.mean(np.signbit(x[1:]) != np.signbit(x[:-1])))
+    return np.count_nonzero(sign[1:n] != sign[: n - 1]) / (n - 1)
+
+
+def _bands(P: np.ndarray, g: _Grid, *, last: int, tot_active: float, frame_s: float) -> list[float]:
+    """Per band of BAND_EDGES_HZ: share of the active energy (dB), decay to -20 dB under the
+    band's own peak (s), and the band's level 150 and 500 ms after that peak (dB)."""
+    env = np.ascontiguousarray((P @ g.bands.T).T)  # (bands, frames)
+    n_bands, n_frames = env.shape
+    rows = np.arange(n_bands)
+    bp = np.argmax(env, axis=1)
+    e_db = _db(env / (env[rows, bp] + _EPS)[:, None])
+    above = (e_db > -20.0) & (np.arange(n_frames) >= bp[:, None])
+    last_above = n_frames - 1 - np.argmax(above[:, ::-1], axis=1)
+    decay = np.where(above.any(axis=1), (last_above - bp) * frame_s, 0.0)
+    share = np.maximum(_db(env[:, : last + 1].sum(axis=1) / tot_active), -100.0)
+    out: list[float] = []
+    for b in range(n_bands):
+        at = []
+        for ms in (150, 500):
+            i = int(bp[b]) + int(round(ms / 1000.0 / frame_s))
+            at.append(max(float(e_db[b, i]), -100.0) if i < n_frames else -100.0)
+        out += [float(share[b]), float(decay[b]), *at]
+    return out
 
 
 def describe(x: np.ndarray, *, sr_hz: int, file_duration_s: float | None = None) -> np.ndarray:
     """Feature values of a mono signal, in the order of FEATURE_NAMES (float32)."""
     x = np.asarray(x, dtype=np.float32)
-    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    ax = np.abs(x)
+    peak = float(ax.max()) if x.size else 0.0
     if peak <= 0.0:
         raise ValueError("describe() needs a non-silent signal")
     # Start at the first sample within 50 dB of the peak, backing off 2 ms.
-    start = int(np.argmax(np.abs(x) > peak * 10 ** (-50 / 20)))
-    x = x[max(0, start - int(0.002 * sr_hz)) :] / peak
+    start = max(0, int(np.argmax(ax > peak * 10 ** (-50 / 20))) - int(0.002 * sr_hz))
+    peak_sample = int(np.argmax(ax[start:]))  # dividing by the peak keeps the first maximum
+    x = x[start:] / peak
     file_duration_s = x.size / sr_hz if file_duration_s is None else file_duration_s
+    g = _grid(sr_hz)
 
     P = power_spectrogram(x)
-    freqs = _rfftfreq(N_FFT, sr_hz).astype(np.float32)
-    n_frames = P.shape[0]
     energy = P.sum(axis=1)
     env_db = _db(energy / max(float(energy.max()), _EPS))
     ip = int(np.argmax(energy))
@@ -398,84 +548,78 @@ def describe(x: np.ndarray, *, sr_hz: int, file_duration_s: float | None = None)
 
     values: list[float] = []
     values += _envelope(x, env_db, sr_hz=sr_hz, file_duration_s=file_duration_s, ip=ip, last=last)
-    values += _pitch(x, sr_hz=sr_hz, peak_sample=int(np.argmax(np.abs(x))))
+    values += _pitch(x, sr_hz=sr_hz, peak_sample=peak_sample, grid=g)
 
+    # The frames from the peak on: `early` (EARLY_S) then `late` (to the last active frame).
     active = P[: last + 1]
     n_early = max(1, int(round(EARLY_S / frame_s)))
-    early = P[ip : ip + n_early]
-    late = P[ip + n_early : last + 1]
-    if late.shape[0] == 0:
-        late = early
+    span = P[ip : max(last + 1, ip + n_early + 1)]
+    span_sum = energy[ip : ip + span.shape[0]]
+    n_e = min(n_early, span.shape[0])
+    n_l = last + 1 - ip - n_e
+    early = span[:n_e]
+    late_lo, late_hi = (n_e, n_e + n_l) if n_l > 0 else (0, n_e)  # no late frames: use early
+    late = span[late_lo:late_hi]
     tot_active = float(active.sum()) + _EPS
 
-    eq = _band_matrix(freqs, (0.0, *EQ3_EDGES_HZ, sr_hz / 2 + 1))
-    eq_active = eq @ active.sum(axis=0)
-    eq_early, eq_late = eq @ early.sum(axis=0), eq @ late.sum(axis=0)
-    high_early = _db(eq_early[2] / (eq_early.sum() + _EPS))
-    high_late = _db(eq_late[2] / (eq_late.sum() + _EPS))
-    values += [*(_db(eq_active / tot_active)).tolist(), float(high_late - high_early)]
+    e_early, e_late = early.sum(axis=0), late.sum(axis=0)
+    eq_early, eq_late = g.eq3 @ e_early, g.eq3 @ e_late
+    high_early = _db1(float(eq_early[2]) / (float(eq_early.sum()) + _EPS))
+    high_late = _db1(float(eq_late[2]) / (float(eq_late.sum()) + _EPS))
+    values += [*_db((g.eq3 @ active.sum(axis=0)) / tot_active).tolist(), high_late - high_early]
+    values += _bands(P, g, last=last, tot_active=tot_active, frame_s=frame_s)
 
-    bands = _band_matrix(freqs, BAND_EDGES_HZ)
-    band_env = P @ bands.T  # (frames, bands)
-    for b in range(bands.shape[0]):
-        e = band_env[:, b]
-        bp = int(np.argmax(e))
-        e_db = _db(e / (e[bp] + _EPS))
-        above_b = np.nonzero(e_db[bp:] > -20.0)[0]
-        decay = float(above_b[-1]) * frame_s if above_b.size else 0.0
+    used = span[:late_hi]
+    logp = np.add(used, _EPS)
+    np.log(logp, out=logp)
+    shape = _shape_rows(used, span_sum[:late_hi], logp, g)
+    values += _weighted_means(shape[:, :n_e], span_sum[:n_e])
+    values += _weighted_means(shape[:, late_lo:late_hi], span_sum[late_lo:late_hi])
 
-        def at(ms: float, e_db: np.ndarray = e_db, bp: int = bp) -> float:
-            i = bp + int(round(ms / 1000.0 / frame_s))
-            return max(float(e_db[i]), -100.0) if i < n_frames else -100.0
+    mag = np.sqrt(span)  # mag_early takes one frame more than early
+    mag_sum = mag.sum(axis=1)
+    sq_sum = span_sum  # (mag * mag).sum(axis=1) but for rounding
+    sq_high = span[:, g.k4k :].sum(axis=1)
+    e_hi = min(n_early + 1, mag.shape[0])
+    m_lo, m_hi = (n_early, last + 1 - ip) if last + 1 - ip - n_early >= 2 else (0, e_hi)
+    mag_early, mag_late = mag[:e_hi], mag[m_lo:m_hi]
 
-        share = float(_db(e[: last + 1].sum() / tot_active))
-        values += [max(share, -100.0), decay, at(150), at(500)]
-
-    shape_early = _shape_stats(early, freqs)
-    shape_late = _shape_stats(late, freqs)
-    w_early, w_late = early.sum(axis=1), late.sum(axis=1)
-    for stats, w in ((shape_early, w_early), (shape_late, w_late)):
-        values += [_weighted_mean(stats[:, j], w) for j in range(stats.shape[1])]
-    mag = np.sqrt(P)
-    mag_early = mag[ip : ip + n_early + 1]
-    mag_late = mag[ip + n_early : last + 1]
-    if mag_late.shape[0] < 2:
-        mag_late = mag_early
-    late_mean_db = _db(late.mean(axis=0))
+    early_mean = e_early / early.shape[0]
+    late_mean = e_late / late.shape[0]
+    early_mean_db, late_mean_db = _db(early_mean), _db(late_mean)
     n_partials, prominence = _partials(late_mean_db)
-    early_x = x[: int((ip * frame_s + EARLY_S) * sr_hz) + 1]
-    active_x = x[: (last + 1) * HOP]
-    k4 = int(np.searchsorted(freqs, 4000.0))
+    n_early_x = min(x.size, int((ip * frame_s + EARLY_S) * sr_hz) + 1)
+    n_active_x = min(x.size, (last + 1) * HOP)
+    sign = np.signbit(x[: max(n_early_x, n_active_x)])
     values += [
-        _flux(mag_early),
-        _flux(mag_late),
-        _stability(mag_early, lag=2),
-        _stability(mag_late),
+        _flux(mag_early, mag_sum[:e_hi]),
+        _flux(mag_late, mag_sum[m_lo:m_hi]),
+        _stability(mag_early, sq_sum[:e_hi], lag=2),
+        _stability(mag_late, sq_sum[m_lo:m_hi]),
         n_partials,
         prominence,
-        _zcr(early_x),
-        _zcr(active_x),
-        _band_flatness(early, freqs, 1000.0, 4000.0),
-        _band_flatness(early, freqs, 4000.0, 12000.0),
-        _band_flatness(late, freqs, 4000.0, 12000.0),
-        _stability(mag_late[:, k4:]),
-        _slope_db_per_oct(early, freqs),
-        _slope_db_per_oct(late, freqs),
-        *_attack(P, freqs, ip=ip, early=early),
+        _zcr(sign, n_early_x),
+        _zcr(sign, n_active_x),
+        _band_flatness(early, logp[:n_e], g.k1k, g.k4k),
+        _band_flatness(early, logp[:n_e], g.k4k, g.k12k),
+        _band_flatness(late, logp[late_lo:late_hi], g.k4k, g.k12k),
+        _stability(mag_late[:, g.k4k :], sq_high[m_lo:m_hi]),
+        _slope_db_per_oct(early_mean_db, g),
+        _slope_db_per_oct(late_mean_db, g),
+        *_attack(P, energy, e_early, ip=ip, g=g),
     ]
 
-    mel20 = mel_filterbank(sr_hz=sr_hz, n_fft=N_FFT, n_mels=N_MEL_BANDS)
-    for part in (early, late):
-        m = mel20 @ part.mean(axis=0)
+    for mean in (early_mean, late_mean):
+        m = g.mel20 @ mean
         values += np.maximum(_db(m / (m.sum() + _EPS)), -100.0).tolist()
 
-    mel40 = mel_filterbank(sr_hz=sr_hz, n_fft=N_FFT, n_mels=40)
-    log_mel = _db(active @ mel40.T)  # (frames, 40)
-    mfcc = log_mel @ _dct_matrix(40, N_MFCC + 1)[1:].T
-    values += mfcc.mean(axis=0).tolist()
+    log_mel = _db(active @ g.mel40.T)  # (frames, 40)
+    values += (log_mel @ g.dct.T).mean(axis=0).tolist()
 
     out = np.asarray(values, dtype=np.float32)
-    return np.nan_to_num(out, nan=0.0, posinf=1e6, neginf=-1e6)
+    if not np.isfinite(out).all():
+        out = np.nan_to_num(out, nan=0.0, posinf=1e6, neginf=-1e6)
+    return out
 
 
 def extract(clip: Clip) -> FeatureVector:
