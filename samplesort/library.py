@@ -127,18 +127,7 @@ def plan_scan(root: Path, catalog: Catalog, *, retry_errors: bool = False) -> Sc
         for path, k in known.items()
         if not k.missing and path not in seen and not _under(path, unlisted)
     )
-    return ScanPlan(
-        root=root,
-        todo=c.todo,
-        unchanged=c.unchanged,
-        still_failing=c.still_failing,
-        restored=c.restored,
-        missing=missing,
-        failures=c.failures,
-        errors=tuple(errors),
-        skipped_non_audio=found.skipped_non_audio,
-        vanished=c.vanished,
-    )
+    return c.plan(root, missing=missing, errors=tuple(errors), skipped=found.skipped_non_audio)
 
 
 def plan_files(files: Sequence[Path], catalog: Catalog, *, retry_errors: bool = False) -> ScanPlan:
@@ -146,18 +135,7 @@ def plan_files(files: Sequence[Path], catalog: Catalog, *, retry_errors: bool = 
     paths = [Path(os.path.abspath(p)) for p in files]
     root = Path(os.path.commonpath([str(p.parent) for p in paths])) if paths else Path("/")
     c = _compare(paths, catalog.index(str(root)), retry_errors=retry_errors)
-    return ScanPlan(
-        root=root,
-        todo=c.todo,
-        unchanged=c.unchanged,
-        still_failing=c.still_failing,
-        restored=c.restored,
-        missing=(),
-        failures=c.failures,
-        errors=c.errors,
-        skipped_non_audio=0,
-        vanished=c.vanished,
-    )
+    return c.plan(root, missing=(), errors=c.errors, skipped=0)
 
 
 @dataclass(frozen=True)
@@ -170,6 +148,27 @@ class _Compared:
     unchanged: int
     still_failing: int
     vanished: int
+
+    def plan(
+        self,
+        root: Path,
+        *,
+        missing: tuple[str, ...],
+        errors: tuple[tuple[str, str], ...],
+        skipped: int,
+    ) -> ScanPlan:
+        return ScanPlan(
+            root=root,
+            todo=self.todo,
+            unchanged=self.unchanged,
+            still_failing=self.still_failing,
+            restored=self.restored,
+            missing=missing,
+            failures=self.failures,
+            errors=errors,
+            skipped_non_audio=skipped,
+            vanished=self.vanished,
+        )
 
 
 def _compare(files: Sequence[Path], known: dict[str, Known], *, retry_errors: bool) -> _Compared:

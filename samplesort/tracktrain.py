@@ -15,7 +15,6 @@ held out, and the result is an ordinary `ModelBundle` (.npz, loaded without pick
 from __future__ import annotations
 
 import hashlib
-import platform
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,12 @@ from . import segments as seg
 from .audio import ANALYSIS_SR_HZ
 from .features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
 from .model import ModelBundle, TreeArrays
-from .training import choose_thresholds_multilabel, fit_trees_multilabel, multilabel_f1
+from .training import (
+    choose_thresholds_multilabel,
+    fit_trees_multilabel,
+    library_versions,
+    multilabel_f1,
+)
 from .transcribe import TRACK_MODEL_KIND, describe_segments
 
 MATCH_S = 0.03
@@ -205,7 +209,6 @@ def build(
     """Thresholds and gates from leave-kits-out scores (needs two kits or more), then a final
     fit on every kit. `cv=False` (quick test models only) chooses them on the final fit's own
     training scores, which flatters every label."""
-    import sklearn
 
     from . import __version__
 
@@ -227,11 +230,7 @@ def build(
         "max_leaf_nodes": MAX_LEAF_NODES,
         "seed": seed,
         "samplesort_version": __version__,
-        "versions": {
-            "sklearn": sklearn.__version__,
-            "numpy": np.__version__,
-            "python": platform.python_version(),
-        },
+        "versions": library_versions(),
         "rows": int(rows.X.shape[0]),
         "kits": sorted(set(rows.groups.tolist())),
         "cv_scheme": f"{N_FOLDS} folds of whole kits; slice-level F1 per label"

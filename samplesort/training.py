@@ -303,6 +303,17 @@ def summary(ts: TrainingSet) -> dict[str, Any]:
     }
 
 
+def library_versions() -> dict[str, str]:
+    """The versions a saved model records (scikit-learn trained it, numpy holds its arrays)."""
+    import sklearn
+
+    return {
+        "sklearn": sklearn.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
+
+
 def train_bundle(
     ts: TrainingSet,
     *,
@@ -313,7 +324,6 @@ def train_bundle(
     progress: Callable[[str], None] | None = None,
 ) -> ModelBundle:
     """Grouped CV (for thresholds and honest scores), then a final fit on everything."""
-    import sklearn
 
     from . import __version__
 
@@ -341,11 +351,7 @@ def train_bundle(
         "n_trees": n_trees if algorithm in ("forest", "extra") else 1,
         "seed": seed,
         "samplesort_version": __version__,
-        "versions": {
-            "sklearn": sklearn.__version__,
-            "numpy": np.__version__,
-            "python": platform.python_version(),
-        },
+        "versions": library_versions(),
         "training_set": summary(ts),
         "cv": cv_report,
         "cv_scheme": "leave-one-group-out (group = kit / pack)" if cv_report else None,
