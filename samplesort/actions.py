@@ -196,12 +196,13 @@ class _Executor:
     def tag(self, i: int, a: Action, path: Path) -> None:
         from . import tags
 
-        sha = fsops.sha256_file(path)
         size, mtime = _stat(path)
         backup = self.j.run_dir(self.run_id) / "backup" / f"{self.seq + 1}{path.suffix}"
+        # The backup comes first (a crash leaves at most an unused copy in the run folder) and
+        # its copy pass yields the original's SHA-256, recorded before the file is rewritten.
+        sha = fsops.backup_file(path, backup)
         op = self._pending("tag", dest=path, backup=backup, size=size, mtime_ns=mtime, sha256=sha)
         try:
-            fsops.backup_file(path, backup)
             tags.write_tags(path, a.tags)
         except (OSError, SampleSortError) as exc:
             self.j.failed(op.id, _why(exc))
@@ -295,18 +296,6 @@ def _same_content(a: Path, sha: str | None) -> bool:
         return False
 
 
-def _tag_temps(path: Path) -> list[Path]:
-    """Temporary copies `tags.write_tags` leaves beside `path` if killed mid-write."""
-    from .tags import TEMP_SUFFIX
-
-    head = f".{path.name[:60]}."
-    try:
-        names = os.listdir(path.parent)
-    except OSError:
-        return []
-    return [path.parent / n for n in names if n.startswith(head) and n.endswith(TEMP_SUFFIX)]
-
-
 class _Undo:
     def __init__(self, journal: Journal, dry_run: bool) -> None:
         self.j, self.dry_run = journal, dry_run
@@ -388,7 +377,9 @@ class _Undo:
         path = Path(op.dest)
         backup = Path(op.backup or "")
         if not self.dry_run:  # a tag write killed before its atomic replace leaves its copy
-            for t in _tag_temps(path):
+            from .tags import leftover_temps
+
+            for t in leftover_temps(path):
                 fsops.remove_file(t)
         if not os.path.exists(path):
             self.errors.append(f"{path}: gone; its untagged original is kept at {backup}")

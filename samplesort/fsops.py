@@ -251,13 +251,15 @@ def remove_file(path: Path) -> None:
     os.unlink(path)
 
 
-def backup_file(src: Path, backup: Path) -> None:
-    """A verified, fsynced copy of `src` at the new path `backup` (for undoing a rewrite)."""
+def backup_file(src: Path, backup: Path) -> str:
+    """A verified, fsynced copy of `src` at `backup` (for undoing a rewrite); returns the
+    SHA-256 of the bytes copied."""
     backup.parent.mkdir(parents=True, exist_ok=True)
     tmp = backup.with_name(backup.name + ".part")
     tmp.unlink(missing_ok=True)
-    _copy_verified(src, tmp)
+    digest = _copy_verified(src, tmp)
     os.replace(tmp, backup)
+    return digest
 
 
 def restore_file(backup: Path, dest: Path) -> None:

@@ -52,6 +52,7 @@ cello01.ogg, is such a file.)
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
@@ -128,6 +129,21 @@ def can_tag(path: Path) -> bool:
     return path.suffix.lower() in TAGGABLE_SUFFIXES and not path.name.startswith("._")
 
 
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name[:60]}."
+
+
+def leftover_temps(path: Path) -> list[Path]:
+    """The temporary copies a `write_tags` of `path` killed before its atomic replace left
+    beside it (`.<name>.<random>.samplesort.tmp`); undo removes them."""
+    head = _temp_prefix(path)
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return []
+    return [path.parent / n for n in names if n.startswith(head) and n.endswith(TEMP_SUFFIX)]
+
+
 # --- public entry points ---------------------------------------------------------------------
 
 
@@ -181,9 +197,7 @@ def write_tags(path: Path, tags: SampleTags, *, preserve_mtime: bool = False) ->
     kind = _kind(path)
     tmp: Path | None = None
     try:
-        fd, name = tempfile.mkstemp(
-            prefix=f".{path.name[:60]}.", suffix=TEMP_SUFFIX, dir=path.parent
-        )
+        fd, name = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=TEMP_SUFFIX, dir=path.parent)
         tmp = Path(name)
         with open(path, "rb") as src, os.fdopen(fd, "w+b") as dst:
             if os.fstat(src.fileno()).st_ino != st.st_ino:
@@ -197,11 +211,10 @@ def write_tags(path: Path, tags: SampleTags, *, preserve_mtime: bool = False) ->
             dst.seek(0)
             _verify(src, dst, path, tmp, kind, tags)
             dst.flush()
-            try:
+            # Keep the owner where we may (root, or our own file); otherwise the copy stays ours.
+            with contextlib.suppress(OSError):
                 if hasattr(os, "fchown"):  # POSIX only
                     os.fchown(dst.fileno(), st.st_uid, st.st_gid)
-            except OSError:
-                pass  # not ours to give away; the file keeps our ownership
             shutil.copystat(path, tmp)  # mode, flags, extended attributes (e.g. colour labels)
             if not preserve_mtime:
                 os.utime(tmp)
