@@ -171,22 +171,6 @@ def _read_fields(path: Path, kind: str) -> dict[str, str]:
         raise TagError(f"{path}: cannot read tags: {_reason(exc)}") from exc
 
 
-def read_riff_info(path: Path) -> dict[str, str]:
-    """The WAV's LIST/INFO items as text (`{"IGNR": "kick", ...}`); {} if it has none."""
-    path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            ch = iff.parse_form(f, path, "wav").info_chunk(path)
-            if ch is None:
-                return {}
-            items = iff.info_items(iff.chunk_bytes(f, ch), path)
-    except FormatError as exc:
-        raise TagError(str(exc)) from exc
-    except Exception as exc:
-        raise TagError(f"{path}: cannot read RIFF INFO: {_reason(exc)}") from exc
-    return {k.decode("latin-1"): iff.info_text(v) for k, v in items}
-
-
 def write_tags(path: Path, tags: SampleTags, *, preserve_mtime: bool = False) -> None:
     """Write `tags` into `path` atomically, keeping every other tag and the audio bit-identical.
 
