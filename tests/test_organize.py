@@ -505,3 +505,69 @@ def test_kill_9_during_tag_writes_then_undo(tmp_path: Path, point: str) -> None:
         assert run.status == "crashed"
         assert actions.undo(j, run.id).status == "ok"
     assert tree(lib) == before
+
+
+def test_cli_missing_folder_and_unknown_run_are_one_line_errors(tmp_path: Path) -> None:
+    cat = str(tmp_path / "c.db")
+    r = runner.invoke(
+        app, ["organize", str(tmp_path / "nope"), "--into", str(tmp_path / "o"), "-c", cat]
+    )
+    assert r.exit_code == 2 and "nope: not a folder" in r.stderr and len(r.stderr.splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+    r = runner.invoke(app, ["undo", "42", "-c", cat])
+    assert r.exit_code == 1 and "run 42: no such run" in r.stderr
+
+
+def test_undo_never_overwrites_a_file_that_took_the_original_path(tmp_path: Path, model) -> None:  # noqa: ANN001
+    lib = tmp_path / "lib"
+    files = library(lib, 2)
+    with Catalog.open(tmp_path / "c.db") as cat:
+        r = organize(lib, opts(tmp_path / "out"), catalog=cat, model=model)
+        squatter = files[1]
+        squatter.write_bytes(b"a new file the user saved here")
+        u = actions.undo(Journal(cat), r.run_id)  # type: ignore[arg-type]
+        assert u.status == "partial" and len(u.errors) == 1
+        assert u.errors[0].startswith(str(next(i.dest for i in r.items if i.source == squatter)))
+        assert "another file now has that name" in u.errors[0]
+        assert Journal(cat).run(r.run_id).status == "undo-partial"  # type: ignore[arg-type, union-attr]
+    assert squatter.read_bytes() == b"a new file the user saved here"  # not overwritten
+    moved = next(i.dest for i in r.items if i.source == squatter)
+    assert moved.exists()  # and the sample is still where organize put it
+    assert files[0].exists()  # the rest was undone
+
+
+def test_stop_request_ends_between_operations_and_undo_restores(tmp_path: Path, model) -> None:  # noqa: ANN001
+    lib = tmp_path / "lib"
+    library(lib, 6)
+    before = tree(lib)
+    done: list[int] = []
+    with Catalog.open(tmp_path / "c.db") as cat:
+        r = organize(
+            lib,
+            opts(tmp_path / "out"),
+            catalog=cat,
+            model=model,
+            progress=done.append,
+            should_stop=lambda: len(done) >= 3,
+        )
+        assert r.interrupted and r.status == "interrupted"
+        assert Journal(cat).run(r.run_id).status == "interrupted"  # type: ignore[arg-type, union-attr]
+        assert 0 < len(list(lib.rglob("*.wav"))) < 6  # some moved, some not
+        assert actions.undo(Journal(cat), r.run_id).status == "ok"  # type: ignore[arg-type]
+    assert tree(lib) == before
+
+
+def test_tag_reports_a_broken_file_and_tags_the_rest(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    files = _every_format(lib)[:2]
+    (lib / "Pack" / "c.flac").unlink()
+    broken = lib / "Pack" / "broken.wav"
+    broken.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    r = runner.invoke(app, ["tag", str(lib), "-c", str(tmp_path / "c.db"), "--json"])
+    assert r.exit_code == 3, r.output
+    out = json.loads(r.stdout)
+    assert out["done"] == 4 and len(out["errors"]) == 1 and out["errors"][0].startswith(str(broken))
+    assert broken.read_bytes() == b"RIFF\x00\x00\x00\x00WAVEjunk"
+    from samplesort.tags import read_tags
+
+    assert all(read_tags(f) for f in files)
