@@ -92,12 +92,9 @@ def transcribe(
             print(_hit_line(t, i))
     try:
         if midi is not None:
-            write_midi(t, midi)
-            err.print(f"wrote {midi}")
+            err.print(f"wrote {write_midi(t, midi)}")
         if csv_out is not None:
-            csv_out.parent.mkdir(parents=True, exist_ok=True)
-            csv_out.write_text(csv_text(t))
-            err.print(f"wrote {csv_out}")
+            err.print(f"wrote {fsops.write_new(csv_out, csv_text(t).encode())}")
     except OSError as exc:
         err.print(f"samplesort: cannot write output: {exc.strerror or exc}")
         raise typer.Exit(int(ExitCode.ERROR)) from None

@@ -103,17 +103,36 @@ def same_file_content(a: Path, b: Path) -> bool:
         return False
 
 
+def write_new(dest: Path, data: bytes) -> Path:
+    """Write `data` as a new file at `dest` or, if that name is taken, at the first free
+    `stem (n)suffix` beside it; written to a temporary file first and claimed with a hard
+    link, so neither an existing file nor a half-written one can end up under the name."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f"{TMP_PREFIX}{dest.name}.{os.getpid()}.part")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        while True:
+            target = unique_path(dest)
+            try:
+                os.link(tmp, target)
+                return target
+            except FileExistsError:
+                continue
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def write_wav(dest: Path, samples: object, sr_hz: int) -> Path:
-    """Write float samples as a 16-bit WAV at `dest` (or a unique name beside it), via a
-    temporary file renamed into place, so a crash never leaves a half-written file."""
+    """Write float samples as a new 16-bit WAV at `dest` (or a unique name beside it; see
+    `write_new`); returns where it was written."""
+    import io
+
     import soundfile as sf
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    target = unique_path(dest)
-    tmp = target.with_name(f".{target.name}.part")
-    sf.write(str(tmp), samples, sr_hz, subtype="PCM_16", format="WAV")
-    os.replace(tmp, target)
-    return target
+    buf = io.BytesIO()
+    sf.write(buf, samples, sr_hz, subtype="PCM_16", format="WAV")
+    return write_new(dest, buf.getvalue())
 
 
 # --- journaled file operations (used by actions.py) ---------------------------------------------

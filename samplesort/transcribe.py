@@ -10,6 +10,7 @@ comes out as both. A detected onset that clears no threshold is not a drum hit a
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -18,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from . import fsops
 from . import segments as seg
 from .audio import ANALYSIS_SR_HZ, stream
 from .errors import AudioError, ModelError
@@ -301,7 +303,8 @@ def midi_events(t: Transcription) -> list[tuple[float, int, int]]:
 
 def write_midi(t: Transcription, path: Path, *, ticks_per_beat: int = 480) -> Path:
     """A type-0 Standard MIDI File on channel 10 (index 9), written with mido; the tempo is
-    the estimated BPM when there is one (else 120), so note times in seconds are exact."""
+    the estimated BPM when there is one (else 120), so note times in seconds are exact.
+    Never overwrites: a taken name gets a ` (2)` suffix; returns where it was written."""
     import mido
 
     bpm = t.bpm or 120.0
@@ -323,10 +326,9 @@ def write_midi(t: Transcription, path: Path, *, ticks_per_beat: int = 480) -> Pa
     track.append(mido.MetaMessage("end_of_track", time=0))
     mid = mido.MidiFile(type=0, ticks_per_beat=ticks_per_beat)
     mid.tracks.append(track)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mid.save(str(path))
-    return path
+    buf = io.BytesIO()
+    mid.save(file=buf)
+    return fsops.write_new(Path(path), buf.getvalue())
 
 
 def csv_text(t: Transcription) -> str:

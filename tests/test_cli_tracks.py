@@ -109,3 +109,30 @@ def test_evaluate_tracks_reports_missing_truth_and_bad_model(
     bad.write_bytes(b"not a model")
     res = runner.invoke(app, ["transcribe", str(wav), "--model", str(bad)])
     assert res.exit_code == 1 and "not a samplesort model" in res.stderr
+
+
+def test_transcribe_never_overwrites_outputs_and_a_missing_file_is_one_line(
+    tmp_path: Path, model_path: Path
+) -> None:
+    wav = _groove(tmp_path)
+    (tmp_path / "o.mid").write_bytes(b"my own midi")
+    (tmp_path / "o.csv").write_text("my own notes\n")
+    (tmp_path / "slices").mkdir()
+    args = ["transcribe", str(wav), "--model", str(model_path), "--midi", str(tmp_path / "o.mid")]
+    args += ["--csv", str(tmp_path / "o.csv"), "--slices", str(tmp_path / "slices")]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert (tmp_path / "o.mid").read_bytes() == b"my own midi"
+    assert (tmp_path / "o.csv").read_text() == "my own notes\n"
+    assert (tmp_path / "o (2).mid").stat().st_size > 50
+    assert (tmp_path / "o (2).csv").read_text().startswith("time_s,class")
+    n = len(list((tmp_path / "slices").glob("*.wav")))
+    again = runner.invoke(app, args)  # same slice names: new files beside, none replaced
+    assert again.exit_code == 0, again.output
+    assert len(list((tmp_path / "slices").glob("*.wav"))) == 2 * n
+    assert (tmp_path / "o (3).mid").exists()
+    missing = runner.invoke(
+        app, ["transcribe", str(tmp_path / "nope.wav"), "--model", str(model_path)]
+    )
+    assert missing.exit_code == 1
+    assert "nope.wav: cannot read" in missing.stderr and len(missing.stderr.splitlines()) == 1
