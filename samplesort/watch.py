@@ -1,27 +1,14 @@
 """The watch-folder engine: a watchdog observer on each inbox -> a settle queue -> batches of
 complete files handed to a filer (in the CLI: organize, so each batch is one journaled run).
 
-When a file counts as complete:
-- Temporary download names are never acted on (`.crdownload`, `.part`, `.download`, `.tmp`,
-  `~$x`, dotfiles); the final rename to the real name is what brings a download in.
-- It must have kept the same size and mtime for the settle time (`settle_s`). That is the rule
-  on every platform; watchdog fires several "modified" events during one copy and each restarts
-  the clock.
-- Where the observer reports close-after-write (Linux inotify `IN_CLOSE_WRITE`), a file that was
-  written to is held until it is closed as well, whatever the settle time says. A file held
-  open, unchanged, for `WRITE_STALL_S` is taken anyway (an event lost to a queue overflow must
-  not strand it).
-- A file found by a walk (catch-up on start, `--once`, a folder moved in) has no event history:
-  on Linux, /proc says whether a process (of this user) holds it open for writing, and such a
-  file waits until it is not. (The rules live in `settle.py`; this module feeds them events.)
-- An empty file is never complete (Firefox creates an empty placeholder under the final name
-  while the `.part` downloads); one that stays empty for the settle time is dropped.
+This module owns the filing loop: `Watcher.run` takes the files that have settled, extracts zip
+packs, hands batches to the filer, retries a batch the filer failed as a whole, and reports
+each batch. When a file is complete, and which files and events count, is `watch_events`'s;
+the filer contract and the CLI's filer (`organize_filer`) are `watch_filer`'s. Their public
+names are importable from here.
 
 On start the inboxes are walked, so what arrived while the watcher was not running is caught
-up. The destination tree (with its staging and `_packs` folders) is ignored wherever it is,
-so DEST inside INBOX does not loop; files already handed to the filer are remembered by (path,
-size, mtime), so events caused by the filer itself (a copy reading its source) never re-file a
-file. Across restarts the filer is responsible: organize skips a file it has already filed, and
+up. Across restarts the filer is responsible: organize skips a file it has already filed, and
 `organize_filer` leaves alone a file that an undo of a watch run put back (same path, size and
 mtime; touching it makes it new again).
 
@@ -38,75 +25,52 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import queue
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from . import fsops
-from .audio import is_audio_path
 from .errors import SampleSortError
 from .packs import PackError, PackLimits, extract, is_pack_path
-from .settle import SettleQueue, Signature, is_temp_name, open_for_writing
+from .settle import Signature
+from .watch_events import DONE_MEMORY, JUNK_DIRS, InboxEvents, WatchError, is_wanted
+from .watch_filer import (
+    Arrival,
+    BatchOutcome,
+    Filed,
+    Filer,
+    StopCheck,
+    organize_filer,
+)
 
-if TYPE_CHECKING:
-    from .catalog import Catalog
-    from .model import ModelBundle
+__all__ = [
+    "DONE_MEMORY",
+    "JUNK_DIRS",
+    "MODES",
+    "PACKS_DIR",
+    "RETRY_S",
+    "STAGING_DIR",
+    "Arrival",
+    "BatchOutcome",
+    "BatchReport",
+    "Filed",
+    "Filer",
+    "StopCheck",
+    "WatchError",
+    "WatchOptions",
+    "WatchSummary",
+    "Watcher",
+    "is_wanted",
+    "organize_filer",
+]
 
 log = logging.getLogger(__name__)
 
-JUNK_DIRS = frozenset({"__MACOSX", "$RECYCLE.BIN"})
 STAGING_DIR = ".samplesort-staging"
 PACKS_DIR = "_packs"
 RETRY_S = 60.0  # a batch the filer failed as a whole (catalog locked, disk full) is retried
-DONE_MEMORY = 100_000  # files remembered as handed over (a long-lived service stays bounded)
 MODES = ("move", "copy", "link")
-
-StopCheck = Callable[[], bool]
-
-
-class WatchError(SampleSortError):
-    """The inboxes cannot be watched (one line naming them and why)."""
-
-
-@dataclass(frozen=True)
-class Arrival:
-    """A complete file to file: `pack` is the value of `{pack}` in templates ("" for none)."""
-
-    path: Path
-    pack: str
-
-
-@dataclass(frozen=True)
-class Filed:
-    """One file the filer placed: where, as what, and whether it went to review."""
-
-    source: Path
-    dest: Path
-    label: str
-    confidence: float | None = None
-    review: bool = False
-
-
-@dataclass(frozen=True)
-class BatchOutcome:
-    """What a filer did with one batch (one journaled run)."""
-
-    run_id: int | None
-    filed: tuple[Filed, ...] = ()
-    skipped: int = 0  # filed by an earlier run
-    errors: tuple[str, ...] = ()  # one line each, naming the file
-    undone: int = 0  # put back by an undo of a watch run: left alone
-
-    @property
-    def review(self) -> int:
-        return sum(f.review for f in self.filed)
-
-
-Filer = Callable[[Sequence[Arrival], StopCheck], BatchOutcome]
 
 
 @dataclass(frozen=True)
@@ -166,17 +130,12 @@ class WatchSummary:
                 self.run_ids.append(r.outcome.run_id)
 
 
-def is_wanted(path: Path) -> bool:
-    """Files watch acts on: audio and zip packs under a final (non-temporary) name."""
-    return not is_temp_name(path.name) and (is_audio_path(path) or is_pack_path(path))
-
-
 def _chunks(items: Sequence[tuple[Path, Signature]], n: int) -> Iterator[list]:
     for i in range(0, len(items), n):
         yield list(items[i : i + n])
 
 
-class Watcher:
+class Watcher(InboxEvents):
     """Watch `options.inboxes`, hand complete files to `filer` in batches. Call `run`."""
 
     def __init__(
@@ -188,164 +147,13 @@ class Watcher:
     ) -> None:
         if options.mode not in MODES:
             raise ValueError(f"unknown mode {options.mode!r}")
+        super().__init__(options.inboxes, options.dest, options.settle_s)
         self.options = options
         self.filer = filer
         self.on_batch = on_batch
-        self.inboxes = tuple(Path(os.path.abspath(p)) for p in options.inboxes)
-        self.dest = Path(os.path.abspath(options.dest))
-        real = Path(os.path.realpath(self.dest))
-        self._dest_roots = (self.dest,) if real == self.dest else (self.dest, real)
         self.staging = self.dest / STAGING_DIR
-        self.queue = SettleQueue(
-            options.settle_s,
-            open_check=open_for_writing if os.path.isdir("/proc/self/fdinfo") else None,
-        )
         self.poll_s = min(0.25, max(0.02, options.settle_s / 4))
-        self._events: queue.SimpleQueue[tuple[str, str, str]] = queue.SimpleQueue()
-        # (size, mtime) of every file handed to the filer, newest last, at most DONE_MEMORY.
-        self._done: OrderedDict[Path, Signature] = OrderedDict()
-        self._track_writes = False
         self._once = False
-
-    # --- what is ignored ---------------------------------------------------------------------
-
-    def _inbox_of(self, path: Path) -> Path | None:
-        best = None
-        for inbox in self.inboxes:
-            if path.is_relative_to(inbox) and (best is None or len(inbox.parts) > len(best.parts)):
-                best = inbox
-        return best
-
-    def _ignored_dir(self, path: Path) -> bool:
-        if any(path.is_relative_to(d) for d in self._dest_roots):
-            return True
-        inbox = self._inbox_of(path)
-        if inbox is None:
-            return True
-        rel = path.relative_to(inbox).parts
-        return any(p.startswith(".") or p in JUNK_DIRS for p in rel)
-
-    def _wanted(self, path: Path) -> bool:
-        return is_wanted(path) and not self._ignored_dir(path.parent)
-
-    def pack_of(self, path: Path) -> str:
-        """`{pack}` for a loose file: its top folder under the inbox ("" at the inbox root)."""
-        inbox = self._inbox_of(path)
-        rel = path.relative_to(inbox).parts if inbox is not None else ()
-        return rel[0] if len(rel) > 1 else ""
-
-    # --- events ------------------------------------------------------------------------------
-
-    def _scan(self, folder: Path) -> int:
-        """Queue every wanted file under `folder` (catch-up, or a folder moved in)."""
-        n = 0
-        for dirpath, dirnames, filenames in os.walk(folder):
-            here = Path(dirpath)
-            dirnames[:] = sorted(d for d in dirnames if not self._ignored_dir(here / d))
-            for name in sorted(filenames):
-                p = here / name
-                if is_wanted(p) and not self._done_same(p):
-                    self.queue.touch(p)
-                    n += 1
-        return n
-
-    def _done_same(self, path: Path) -> bool:
-        sig = self._done.get(path)
-        if sig is None:
-            return False
-        try:
-            st = os.stat(path)
-        except OSError:
-            return False
-        return (st.st_size, st.st_mtime_ns) == sig
-
-    def _handle(self, kind: str, src: str, dest: str) -> None:
-        path = Path(src)
-        if kind == "dir_created":
-            if not self._ignored_dir(path):
-                self._scan(path)
-        elif kind == "dir_moved":
-            self.queue.discard_under(path)
-            if dest and not self._ignored_dir(Path(dest)):
-                self._scan(Path(dest))
-        elif kind == "dir_deleted":
-            self.queue.discard_under(path)
-        elif kind == "deleted":
-            self.queue.discard(path)
-        elif kind == "moved":
-            self.queue.discard(path)
-            if dest and self._wanted(Path(dest)):
-                self.queue.touch(Path(dest), writing=False, tracked=self._track_writes)
-        elif self._wanted(path):
-            track = self._track_writes
-            if kind == "modified":
-                self.queue.touch(path, writing=True if track else None, tracked=track)
-            elif kind == "closed":
-                self.queue.touch(path, writing=False, tracked=True)
-            else:  # created (also a file moved in from outside the inbox)
-                self.queue.touch(path, tracked=track)
-
-    def _drain(self, timeout: float) -> None:
-        try:
-            item = self._events.get(timeout=timeout) if timeout > 0 else self._events.get_nowait()
-        except queue.Empty:
-            return
-        while True:
-            self._handle(*item)
-            try:
-                item = self._events.get_nowait()
-            except queue.Empty:
-                return
-
-    def _start_observer(self):  # noqa: ANN202 - watchdog's BaseObserver
-        from watchdog.events import (
-            DirCreatedEvent,
-            DirDeletedEvent,
-            DirMovedEvent,
-            FileClosedEvent,
-            FileCreatedEvent,
-            FileDeletedEvent,
-            FileModifiedEvent,
-            FileMovedEvent,
-            FileSystemEvent,
-            FileSystemEventHandler,
-        )
-        from watchdog.observers import Observer
-
-        kinds = {
-            FileCreatedEvent: "created",
-            FileModifiedEvent: "modified",
-            FileClosedEvent: "closed",
-            FileDeletedEvent: "deleted",
-            FileMovedEvent: "moved",
-            DirCreatedEvent: "dir_created",
-            DirMovedEvent: "dir_moved",
-            DirDeletedEvent: "dir_deleted",
-        }
-        events = self._events
-
-        class Handler(FileSystemEventHandler):
-            def on_any_event(self, event: FileSystemEvent) -> None:
-                kind = kinds.get(type(event))
-                if kind is not None:
-                    events.put((kind, os.fsdecode(event.src_path), os.fsdecode(event.dest_path)))
-
-        # watchdog logs an error when a stop races a pending inotify read; it is harmless.
-        logging.getLogger("watchdog.observers.inotify").addFilter(_INACTIVE_EMITTER)
-        observer = Observer()
-        # Only inotify reports close-after-write; elsewhere the settle time is the whole rule.
-        self._track_writes = type(observer).__name__ == "InotifyObserver"
-        handler = Handler()
-        for inbox in self.inboxes:
-            observer.schedule(handler, str(inbox), recursive=True, event_filter=list(kinds))
-        try:
-            observer.start()
-        except OSError as exc:  # e.g. inotify's watch or instance limit
-            raise WatchError(
-                f"cannot watch {', '.join(map(str, self.inboxes))}: {exc.strerror or exc}"
-                + (" (raise fs.inotify.max_user_watches)" if "limit" in str(exc) else "")
-            ) from None
-        return observer
 
     # --- the loop ----------------------------------------------------------------------------
 
@@ -385,12 +193,6 @@ class Watcher:
         summary.stopped = should_stop()
         summary.elapsed_s = time.perf_counter() - start
         return summary
-
-    def _remember(self, path: Path, sig: Signature) -> None:
-        self._done[path] = sig
-        self._done.move_to_end(path)
-        while len(self._done) > DONE_MEMORY:
-            self._done.popitem(last=False)
 
     def _staging_for(self, zip_path: Path) -> Path:
         tag = hashlib.sha1(os.fsencode(zip_path)).hexdigest()[:8]
@@ -476,14 +278,6 @@ class Watcher:
         return kept
 
 
-class _InactiveEmitterFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "called when the thread is inactive" not in record.getMessage()
-
-
-_INACTIVE_EMITTER = _InactiveEmitterFilter()  # addFilter ignores a filter already there
-
-
 def _keep(src: Path, folder: Path) -> Path:
     """Move `src` into `folder` under a free name, never overwriting (`fsops.move_file`)."""
     fsops.make_parents(folder / src.name)
@@ -495,99 +289,6 @@ def _keep(src: Path, folder: Path) -> Path:
             continue
         return target
     raise OSError(17, f"no free name for {src.name}", str(folder))
-
-
-def organize_filer(
-    *,
-    into: Path,
-    mode: str,
-    template: str | None,
-    min_confidence: float,
-    tag: bool,
-    catalog: Catalog,
-    model: ModelBundle,
-    jobs: int | None = None,
-    root: Path | None = None,
-) -> Filer:
-    """The filer the CLI uses: each batch is one `organize_sources` run of kind "watch"
-    (analysed and recorded in `catalog`, planned with `template`, carried out and journaled),
-    so `samplesort history` lists it (with `root`, the inbox) and `samplesort undo` reverses
-    it. Raises `UsageError`
-    for a bad template or option before anything is watched."""
-    from .journal import Journal
-    from .organize import DEFAULT_TEMPLATE, OrganizeOptions, Source, organize_sources
-
-    options = OrganizeOptions(
-        into=into,
-        mode=mode,
-        template=template or DEFAULT_TEMPLATE,
-        min_confidence=min_confidence,
-        tag=tag,
-    )
-    options.check()
-    journal = Journal(catalog)
-    dest = str(Path(os.path.abspath(into)))
-    undone_runs: dict[int, frozenset[tuple[str, int | None, int | None]]] = {}
-
-    def undone() -> set[tuple[str, int | None, int | None]]:
-        """(path, size, mtime) of files an undo of a watch run into `into` put back."""
-        out: set[tuple[str, int | None, int | None]] = set()
-        for run in journal.runs():
-            if run.kind != "watch" or run.undone_at is None or run.dest != dest:
-                continue
-            got = undone_runs.get(run.id)
-            if got is None:
-                got = frozenset(
-                    (op.src, op.size, op.mtime_ns)
-                    for op in journal.ops(run.id)
-                    if op.kind in ("move", "copy", "link") and op.state == "undone" and op.src
-                )
-                if run.status == "undone":  # final; an undo-partial run may change
-                    undone_runs[run.id] = got
-            out |= got
-        return out
-
-    def filer(arrivals: Sequence[Arrival], should_stop: StopCheck) -> BatchOutcome:
-        held = undone()
-        todo = []
-        for a in arrivals:
-            try:
-                st = os.stat(a.path)
-            except OSError:
-                todo.append(a)  # organize reports it
-                continue
-            if (str(a.path), st.st_size, st.st_mtime_ns) in held:
-                log.info("%s: put back by an undo, left alone (touch it to file it again)", a.path)
-            else:
-                todo.append(a)
-        left = len(arrivals) - len(todo)
-        if not todo:
-            return BatchOutcome(None, undone=left)
-        result = organize_sources(
-            [Source(a.path, a.pack) for a in todo],
-            options,
-            catalog=catalog,
-            model=model,
-            kind="watch",
-            should_stop=should_stop,
-            jobs=jobs,
-            root=root,
-        )
-        if result.run_id is None:  # nothing to do: all skipped or failed before planning
-            return BatchOutcome(None, (), result.skipped, result.errors, left)
-        placed = {
-            op.src: Path(op.dest)
-            for op in journal.ops(result.run_id)
-            if op.kind in ("move", "copy", "link") and op.state == "done"
-        }
-        filed = tuple(
-            Filed(item.source, placed[str(item.source)], item.label, item.confidence, item.review)
-            for item in result.items
-            if str(item.source) in placed
-        )
-        return BatchOutcome(result.run_id, filed, result.skipped, result.errors, left)
-
-    return filer
 
 
 def _log_outcome(outcome: BatchOutcome) -> None:
