@@ -1,8 +1,8 @@
 """RIFF/WAVE and FORM/AIFF chunk lists at the byte level: walk a file's top-level chunks
 strictly, rebuild it with some chunks replaced or appended, and read and encode the items
-of a WAV `LIST`/`INFO` chunk. No tag library and no policy: `tags.py` decides what goes in
-the chunks, and it alone writes user files; this module only reads the open file objects and
-writes the file object (a temp copy) it is handed.
+of a WAV `LIST`/`INFO` chunk. No tag library and no policy: `tags_formats.py` decides what
+goes in the chunks, and `tags.py` alone writes user files; this module only reads the open file
+objects and writes the file object (a temp copy) it is handed.
 
 What the walk tolerates, because real files do it: an odd-sized chunk whose pad byte is
 missing (the next chunk starts right after it, or the file ends), a form size that is too
