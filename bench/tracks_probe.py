@@ -1,0 +1,171 @@
+"""One fold of `bench.tracks`, fast, with variants of the onset picker and the track model.
+
+    python -m bench.tracks_probe CORPUS_DIR [--fold 1] [--variant base ...] [--why]
+
+The same fold as `bench.tracks` fold N (kits dealt with `tracktrain.kit_folds`; 20 grooves
+per training kit; 4 grooves per held-out kit at 44.1 kHz; same seeds): `base` reproduces its
+figures exactly. Each variant re-renders the training rows (onsets change the slices), builds
+the track model as `make track-model` does, and scores the held-out grooves as
+`evaluate-tracks` does. Variants (none adopted; see README "Tried and not kept"):
+
+* `rise-features`: the four band rises at the onset as forest inputs (not only as gates);
+* `short-average`: the peak picker's moving mean over 30 ms before / 20 ms after (not 100/50);
+* `median`: a moving median instead of the moving mean (a loud hit raises a mean for 100 ms
+  and hides the quiet hats after it; a median ignores one peak);
+* `median-delta3.5`: the median with a higher threshold.
+
+`--why` (base model): for each held-out hat the model missed, whether an onset was found and,
+if not, which peak-picking rule rejected it; and what each false kick / snare really was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from samplesort import grooves, trackeval, tracktrain, transcribe
+from samplesort import segments as seg
+from samplesort.audio import ANALYSIS_SR_HZ
+from samplesort.features import FEATURE_NAMES
+
+VARIANTS = ("base", "rise-features", "short-average", "median", "median-delta3.5")
+
+
+@contextmanager
+def _variant(name: str) -> Iterator[None]:
+    """Patch the onset picker / slice features for one variant; restore them afterwards."""
+    import scipy.ndimage as ndi
+
+    saved = (seg.PRE_AVG_S, seg.POST_AVG_S, seg.DELTA, ndi.uniform_filter1d)
+    describe = transcribe.describe_segments
+    try:
+        if name == "short-average":
+            seg.PRE_AVG_S, seg.POST_AVG_S = 0.03, 0.02
+        if name.startswith("median"):
+            ndi.uniform_filter1d = lambda a, size, origin=0: ndi.median_filter(
+                a, size=size, origin=origin
+            )
+            if name == "median-delta3.5":
+                seg.DELTA = 3.5
+        if name == "rise-features":
+
+            def with_rise(x: np.ndarray, sr: int, segs: list[seg.Segment]) -> np.ndarray:
+                rise = np.array([s.rise_db for s in segs], np.float32).reshape(len(segs), -1)
+                return np.hstack([describe(x, sr, segs), rise])
+
+            transcribe.describe_segments = with_rise
+            tracktrain.describe_segments = with_rise
+        yield
+    finally:
+        seg.PRE_AVG_S, seg.POST_AVG_S, seg.DELTA, ndi.uniform_filter1d = saved
+        transcribe.describe_segments = describe
+        tracktrain.describe_segments = describe
+
+
+def _score(model: object, wavs: list[Path]) -> dict[str, trackeval.Counts]:
+    per = []
+    for wav in wavs:
+        truth = trackeval.read_truth(wav.with_suffix(".csv"))
+        t = transcribe.transcribe_file(wav, model)
+        per.append(trackeval.score(truth, [(h.time_s, lab) for h in t.hits for lab in h.labels]))
+    return trackeval.total(per)
+
+
+def _why(model: object, wavs: list[Path]) -> None:
+    from scipy.ndimage import maximum_filter1d, uniform_filter1d
+
+    from samplesort import audio
+
+    def group(lab: str) -> str:
+        return "hihat" if lab.startswith("hihat") else lab
+
+    missed: Counter[str] = Counter()
+    false: Counter[str] = Counter()
+    for wav in wavs:
+        truth = trackeval.read_truth(wav.with_suffix(".csv"))
+        t = transcribe.transcribe_file(wav, model)
+        hits = [(h.time_s, {group(lab) for lab in h.labels}) for h in t.hits]
+        times = np.array([h[0] for h in hits])
+        clip = audio.decode(wav, max_s=3600)
+        hop_s = seg.HOP / clip.sr_hz
+        xp = np.concatenate([np.zeros(seg.LEAD_HOPS * seg.HOP, np.float32), clip.samples])
+        odf, level, _ = seg.onset_strength(xp, sr_hz=clip.sr_hz)
+        pre_a, post_a = round(seg.PRE_AVG_S / hop_s), round(seg.POST_AVG_S / hop_s)
+        avg = uniform_filter1d(odf, size=pre_a + post_a + 1, origin=(pre_a - post_a) // 2)
+        before = np.concatenate([np.full(seg.LAG + 1, -200.0), level[: -(seg.LAG + 1)]])
+        fell = maximum_filter1d(level, size=4, origin=-2) < before - seg.FALL_DB
+        for time_s, lab in truth:
+            if group(lab) != "hihat":
+                continue
+            near = [h for h in hits if abs(h[0] - time_s) <= 0.05]
+            if any("hihat" in labs for _, labs in near):
+                continue
+            if near:
+                got = "+".join(sorted(set().union(*(labs for _, labs in near))))
+                missed[f"onset found, labelled {got}"] += 1
+                continue
+            f = int(round(time_s / hop_s)) + seg.LEAD_HOPS
+            i = max(range(max(0, f - 1), min(odf.size, f + 6)), key=lambda j: odf[j])
+            rule = "below the moving mean + DELTA" if odf[i] < avg[i] + seg.DELTA else "other"
+            missed[f"no onset: {'level fell' if fell[i] else rule}"] += 1
+        for time_s, labs in hits:
+            for lab in labs & {"kick", "snare"}:
+                real = sorted({group(x) for tt, x in truth if abs(tt - time_s) <= 0.05})
+                if lab not in real:
+                    false[f"{lab} where the truth is {'+'.join(real) or 'nothing'}"] += 1
+        del times
+    print("hats missed:")
+    for k, v in missed.most_common():
+        print(f"  {v:4d}  {k}")
+    print("false kicks / snares:")
+    for k, v in false.most_common(12):
+        print(f"  {v:4d}  {k}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m bench.tracks_probe", description=__doc__)
+    ap.add_argument("corpus", type=Path)
+    ap.add_argument("--fold", type=int, default=1, help="1-based, as bench.tracks prints them")
+    ap.add_argument("--variant", nargs="+", choices=VARIANTS, default=["base"])
+    ap.add_argument("--why", action="store_true")
+    args = ap.parse_args(argv)
+    names = grooves.corpus_kits(args.corpus)
+    k = args.fold - 1
+    held = tracktrain.kit_folds(names, tracktrain.N_FOLDS)[k]
+    kits = {x.name: x for x in grooves.load_kits(args.corpus, names, sr_hz=ANALYSIS_SR_HZ)}
+    kits44 = {x.name: x for x in grooves.load_kits(args.corpus, held, sr_hz=44100)}
+    train = [kits[n] for n in names if n not in held]
+    test = [kits44[n] for n in held]
+    print(f"fold {args.fold}: held out {', '.join(held)}")
+    with tempfile.TemporaryDirectory(prefix="tracks-probe-") as tmp:
+        wavs = grooves.write_set(test * 4, Path(tmp), n=len(test) * 4, seed=10_000 + k, donors=test)
+        for name in args.variant:
+            with _variant(name):
+                rows = tracktrain.render_rows(train, train, grooves_per_kit=20, seed=k)
+                if name == "rise-features":
+                    rows = dataclasses.replace(rows, X=np.hstack([rows.X, rows.R]))
+                model = tracktrain.build(rows, seed=0)
+                if name == "rise-features":
+                    extra = tuple(f"rise_{b}_db" for b in seg.BANDS)
+                    model = dataclasses.replace(model, feature_names=FEATURE_NAMES + extra)
+                tot = _score(model, wavs)
+                print(
+                    f"{name:<16}"
+                    + "  ".join(f"{lab} {tot[lab].f1:.3f}" for lab in ("kick", "snare", "hihat"))
+                    + f"  onsets {tot['onsets'].f1:.3f} (P {tot['onsets'].precision:.3f}"
+                    f" R {tot['onsets'].recall:.3f})",
+                    flush=True,
+                )
+                if args.why and name == "base":
+                    _why(model, wavs)
+
+
+if __name__ == "__main__":
+    main()
