@@ -56,6 +56,7 @@ corpus-drumsynth: corpus
 bench: corpus
 	$(BIN)/python -m bench.run $(DATA)/corpus
 	$(BIN)/python -m bench.scan $(DATA)/corpus
+	$(BIN)/python -m bench.cost $(DATA)/corpus
 	$(BIN)/python -m bench.organize $(DATA)/corpus
 	$(BIN)/python -m bench.watch --files 500 --corpus $(DATA)/corpus
 	$(BIN)/python -m bench.tracks $(DATA)/corpus

@@ -21,10 +21,14 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
+# One BLAS thread, as in the scan's workers; it must be set before numpy loads BLAS.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-from samplesort import audio, features, pipeline
-from samplesort.model import load_default
+import numpy as np  # noqa: E402
+
+from samplesort import audio, features, pipeline  # noqa: E402
+from samplesort.model import load_default  # noqa: E402
 
 STEPS = ("read", "resample", "features", "hash")
 
