@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .features import mel_filterbank, power_spectrogram
+from .spectral import mel_filterbank, power_spectrogram
 
 N_FFT = 512
 HOP = 160
