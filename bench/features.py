@@ -101,6 +101,8 @@ def load_module(path: Path) -> ModuleType:
     if spec is None or spec.loader is None:
         raise SystemExit(f"{path}: cannot import")
     module = importlib.util.module_from_spec(spec)
+    # dataclasses look their module up in sys.modules while the module runs
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
