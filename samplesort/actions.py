@@ -1,23 +1,16 @@
-"""The only executor of a plan, and its undo.
+"""The only executor of a plan; `undo` (in `actions_undo.py`) reverses what it did.
 
 `execute` carries out a list of `Action`s (move / copy / link / tag, plus the folders they need)
 one at a time, journaling each before and after it happens (see `journal.py`); per-item failures
 are collected and the run goes on. `should_stop` is checked between operations, so a stop request
 (Ctrl-C, SIGTERM in watch) never leaves half an operation. Each run writes a path map
-(`old_path,new_path` CSV) into its run folder so DAW projects can be relinked.
-
-`undo` reverses a run in reverse order, deciding from the disk what each operation did — so it
-also reverses a run killed mid-operation: a move caught between its hard link and its unlink
-(both names, one file), a cross-filesystem copy not yet removed from the source, a temporary file
-left behind, a tag write that did or did not land (tag writes are atomic replaces, and the
-original bytes were backed up before). It never deletes a file it cannot prove is its own copy
-(same SHA-256) and never overwrites: conflicts are reported, the files left where they are.
+(`old_path,new_path` CSV, `actions_report.write_pathmap`) into its run folder so DAW projects
+can be relinked. `FAULT_ENV` names the test hook that SIGKILLs the process at an operation
+boundary. Re-exports `undo` and `UndoResult` (`actions_undo`) and `write_pathmap`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import signal
 from collections.abc import Callable, Sequence
@@ -26,8 +19,21 @@ from pathlib import Path
 from typing import Any
 
 from . import fsops
+from .actions_report import why, write_pathmap
+from .actions_undo import UndoResult, undo
 from .errors import SampleSortError
 from .journal import Journal, Op
+
+__all__ = [
+    "FAULT_ENV",
+    "Action",
+    "Outcome",
+    "Progress",
+    "UndoResult",
+    "execute",
+    "undo",
+    "write_pathmap",
+]
 
 FAULT_ENV = "SAMPLESORT_FAULT"  # test hook: "before:N" / "after:N" -> SIGKILL at the Nth op
 Progress = Callable[[int], None]
@@ -67,21 +73,6 @@ class Outcome:
         return "ok"
 
 
-@dataclass(frozen=True)
-class UndoResult:
-    run_id: int
-    reversed: int
-    errors: tuple[str, ...]
-    notes: tuple[str, ...]
-    steps: tuple[str, ...]  # what was (or, in a dry run, would be) done, one line each
-    pathmap: Path | None
-    dry_run: bool = False
-
-    @property
-    def status(self) -> str:
-        return "partial" if self.errors else "ok"
-
-
 class _Faults:
     def __init__(self) -> None:
         spec = os.environ.get(FAULT_ENV, "")
@@ -95,13 +86,6 @@ class _Faults:
         self.seen[point] = self.seen.get(point, 0) + 1
         if self.seen[point] == self.at:
             os.kill(os.getpid(), signal.SIGKILL)
-
-
-def _why(exc: BaseException) -> str:
-    if isinstance(exc, OSError):
-        text = exc.strerror or str(exc)
-        return text[0].lower() + text[1:] if text else "error"
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def _stat(path: Path) -> tuple[int, int]:
@@ -160,7 +144,7 @@ class _Executor:
                 self.j.failed(op.id, "exists")
                 continue
             except OSError as exc:
-                self.j.failed(op.id, _why(exc))
+                self.j.failed(op.id, why(exc))
                 raise
             self._done(op)
 
@@ -185,7 +169,7 @@ class _Executor:
                 self.j.failed(op.id, "name taken meanwhile; trying the next free name")
                 continue
             except OSError as exc:
-                self.j.failed(op.id, _why(exc))
+                self.j.failed(op.id, why(exc))
                 raise
             self._done(op, new_sha256=digest)
             self.final[i] = target
@@ -205,7 +189,7 @@ class _Executor:
         try:
             tags.write_tags(path, a.tags)
         except (OSError, SampleSortError) as exc:
-            self.j.failed(op.id, _why(exc))
+            self.j.failed(op.id, why(exc))
             raise
         self._done(op, new_sha256=fsops.sha256_file(path))
         self.final[i] = path
@@ -242,23 +226,10 @@ class _Executor:
                 self.failed += 1
                 what = a.src or a.dest
                 verb = {"tag": "cannot tag"}.get(a.kind, f"cannot {a.kind} to {a.dest}")
-                self.errors.append(f"{what}: {verb}: {_why(exc)}")
+                self.errors.append(f"{what}: {verb}: {why(exc)}")
             if progress:
                 progress(1)
         return False
-
-
-def write_pathmap(
-    journal: Journal, run_id: int, rows: Sequence[tuple[str, str, str]], name: str = "pathmap.csv"
-) -> Path:
-    """`old_path,new_path,operation` CSV in the run's folder (written atomically)."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(("old_path", "new_path", "operation"))
-    w.writerows(rows)
-    path = journal.run_dir(run_id) / name
-    fsops.write_text(path, buf.getvalue())
-    return path
 
 
 def execute(
@@ -284,155 +255,3 @@ def execute(
     counts = {"done": ex.done, "failed": ex.failed, "skipped": ex.skipped}
     journal.finish_run(run_id, out.status, counts, pathmap)
     return out
-
-
-# --- undo ---------------------------------------------------------------------------------------
-
-
-def _same_content(a: Path, sha: str | None) -> bool:
-    try:
-        return sha is not None and fsops.sha256_file(a) == sha
-    except OSError:
-        return False
-
-
-class _Undo:
-    def __init__(self, journal: Journal, dry_run: bool) -> None:
-        self.j, self.dry_run = journal, dry_run
-        self.steps: list[str] = []
-        self.errors: list[str] = []
-        self.notes: list[str] = []
-        self.pathmap: list[tuple[str, str, str]] = []
-        self.reversed = 0
-
-    def _act(self, op: Op, step: str, fn: Callable[[], None] | None) -> None:
-        self.steps.append(step)
-        if self.dry_run:
-            return
-        if fn is not None:
-            fn()
-        self.j.undone(op)
-        self.reversed += 1
-
-    def _clean_tmp(self, op: Op) -> None:
-        if op.tmp and os.path.lexists(op.tmp) and not self.dry_run:
-            fsops.remove_file(Path(op.tmp))
-
-    def move(self, op: Op) -> None:
-        assert op.src is not None
-        src, dest = Path(op.src), Path(op.dest)
-        self._clean_tmp(op)
-        has_src, has_dest = os.path.lexists(src), os.path.lexists(dest)
-        if has_dest and not has_src:
-
-            def back() -> None:
-                fsops.make_parents(src)
-                fsops.move_file(dest, src, tmp=fsops.tmp_path_for(src, "undo"))
-
-            self._act(op, f"move {dest} -> {src}", back)
-            self.pathmap.append((str(dest), str(src), "move"))
-        elif has_dest and has_src:
-            if fsops.same_file_content(src, dest):
-                # killed between claiming the new name and removing the old one (one file under
-                # two names, or a verified cross-filesystem copy not yet removed from the source)
-                self._act(
-                    op,
-                    f"remove {dest} (the move had not finished)",
-                    lambda: fsops.remove_file(dest),
-                )
-            else:
-                self.errors.append(
-                    f"{dest}: cannot move back to {src}: another file now has that name; "
-                    "both left in place"
-                )
-        elif has_src:
-            self._act(op, f"nothing to do for {src} (it was never moved)", None)
-        else:
-            self.errors.append(f"{src}: gone from both {src} and {dest}; nothing to restore")
-
-    def copy(self, op: Op) -> None:
-        dest = Path(op.dest)
-        self._clean_tmp(op)
-        if not os.path.lexists(dest):
-            self._act(op, f"nothing to do for {dest} (the copy never landed)", None)
-        elif (
-            _same_content(dest, op.new_sha256)
-            if op.new_sha256
-            else fsops.same_file_content(dest, Path(op.src or ""))  # killed before "done"
-        ):
-            self._act(op, f"remove copy {dest}", lambda: fsops.remove_file(dest))
-        else:
-            self.errors.append(f"{dest}: changed since it was copied; left in place")
-
-    def link(self, op: Op) -> None:
-        dest = Path(op.dest)
-        if not os.path.lexists(dest):
-            self._act(op, f"nothing to do for {dest} (the link never landed)", None)
-        elif dest.is_symlink() and os.readlink(dest) == os.path.abspath(op.src or ""):
-            self._act(op, f"remove link {dest}", lambda: fsops.remove_file(dest))
-        else:
-            self.errors.append(f"{dest}: no longer samplesort's link; left in place")
-
-    def tag(self, op: Op) -> None:
-        path = Path(op.dest)
-        backup = Path(op.backup or "")
-        if not self.dry_run:  # a tag write killed before its atomic replace leaves its copy
-            from .tags import leftover_temps
-
-            for t in leftover_temps(path):
-                fsops.remove_file(t)
-        if not os.path.exists(path):
-            self.errors.append(f"{path}: gone; its untagged original is kept at {backup}")
-        elif _same_content(path, op.sha256):
-            self._act(op, f"nothing to do for {path} (the tags never landed)", None)
-        elif op.new_sha256 is None or _same_content(path, op.new_sha256):
-            if not _same_content(backup, op.sha256):
-                self.errors.append(f"{path}: its backup {backup} is missing or damaged")
-                return
-            self._act(
-                op, f"restore {path} from before tagging", lambda: fsops.restore_file(backup, path)
-            )
-        else:
-            self.errors.append(
-                f"{path}: changed since it was tagged; left as is (the original is at {backup})"
-            )
-
-    def mkdir(self, op: Op) -> None:
-        d = Path(op.dest)
-        if not d.exists():
-            self._act(op, f"nothing to do for folder {d}", None)
-            return
-        try:
-            empty = not any(d.iterdir())
-        except OSError:
-            empty = False
-        if empty:
-            self._act(op, f"remove folder {d}", lambda: fsops.remove_dir(d))
-        else:
-            self.notes.append(f"{d}: folder kept: it holds files that are not from this run")
-            if not self.dry_run:
-                self.j.undone(op)
-
-
-def undo(journal: Journal, run_id: int, *, dry_run: bool = False) -> UndoResult:
-    """Reverse run `run_id` (every operation that happened or may have, newest first)."""
-    run = journal.run(run_id)
-    if run is None:
-        raise SampleSortError(f"run {run_id}: no such run in {journal.catalog.path}")
-    if run.status == "running":
-        raise SampleSortError(f"run {run_id} is still running (process alive); stop it first")
-    u = _Undo(journal, dry_run)
-    for op in reversed(journal.ops(run_id)):
-        if op.state not in ("done", "pending"):
-            continue
-        try:
-            getattr(u, op.kind)(op)
-        except (OSError, SampleSortError) as exc:
-            u.errors.append(f"{op.dest}: cannot undo {op.kind}: {_why(exc)}")
-    pathmap = None
-    if not dry_run:
-        pathmap = write_pathmap(journal, run_id, u.pathmap, "undo-pathmap.csv")
-        journal.set_undone(run_id, "undo-partial" if u.errors else "undone")
-    return UndoResult(
-        run_id, u.reversed, tuple(u.errors), tuple(u.notes), tuple(u.steps), pathmap, dry_run
-    )

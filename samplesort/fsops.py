@@ -135,7 +135,7 @@ def write_wav(dest: Path, samples: object, sr_hz: int) -> Path:
     return write_new(dest, buf.getvalue())
 
 
-# --- journaled file operations (used by actions.py) ---------------------------------------------
+# --- journaled file operations (used by actions.py and actions_undo.py) --------------------------
 
 
 def sha256_file(path: Path) -> str:
