@@ -1,5 +1,8 @@
 """Organize and tag: catalogue what is not yet catalogued, plan where each file goes (pure:
-`decide.destination`), and carry the plan out as one journaled run (`actions.execute`).
+`decide.destination`), and carry the plan out as one journaled run (`actions.execute`). The
+planning lives in `organize_plan.py`; this module turns a plan into the executor's actions (the
+file, its sidecars, its tags), runs them and reports a `RunResult`. Re-exports `MODES` and
+`OrganizeOptions`.
 
     result = organize(root, OrganizeOptions(into=...), catalog=cat, model=model, dry_run=True)
     result = organize_sources([Source(path, pack)], options, catalog=cat, model=model)  # watch
@@ -21,23 +24,21 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from . import __version__, actions, library, pipeline
+from . import __version__, actions, pipeline
 from .catalog import Catalog
-from .decide import (
-    DEFAULT_TEMPLATE,
-    NOTE_MIN_CONF_DB,
-    check_template,
-    decide,
-    destination,
-    note_name,
-)
+from .decide import DEFAULT_TEMPLATE
 from .errors import UsageError
-from .features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
-from .fsops import name_key, unique_path
 from .journal import Journal
-from .records import PlanItem, Prediction, Source
+from .organize_plan import (
+    MODES,
+    OrganizeOptions,
+    catalogue,
+    plan,
+    predictions,
+    sources_under,
+    under,
+)
+from .records import PlanItem, Source
 from .taxonomy import group_of
 
 if TYPE_CHECKING:
@@ -54,30 +55,7 @@ __all__ = [
     "tag_files",
 ]
 
-MODES = ("move", "copy", "link")
-# Files that belong to a sample, named "<sample file name><suffix>": Ableton analysis files,
-# REAPER peaks, Sound Forge / Vegas peak and region files.
-SIDECAR_SUFFIXES = (".asd", ".reapeaks", ".reapindex", ".sfk", ".sfl")
-_F0 = FEATURE_NAMES.index("f0_late_hz")
-_F0_CONF = FEATURE_NAMES.index("f0_late_conf_db")
-
 Progress = Callable[[int], None]
-
-
-@dataclass(frozen=True)
-class OrganizeOptions:
-    into: Path
-    mode: str = "move"  # "move" | "copy" | "link"
-    template: str = DEFAULT_TEMPLATE
-    min_confidence: float = 0.6
-    tag: bool = False
-
-    def check(self) -> None:
-        if self.mode not in MODES:
-            raise UsageError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
-        if not 0.0 <= self.min_confidence <= 1.0:
-            raise UsageError(f"--min-confidence must be in [0, 1], not {self.min_confidence}")
-        check_template(self.template)
 
 
 @dataclass(frozen=True)
@@ -99,143 +77,6 @@ class RunResult:
         if self.errors:
             return "partial" if self.done or self.dry_run else "error"
         return "ok"
-
-
-def _under(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
-
-
-def sidecars(path: Path) -> list[tuple[Path, str]]:
-    """(sidecar, suffix) of the files that belong to the sample at `path`."""
-    out = []
-    for suffix in SIDECAR_SUFFIXES:
-        p = path.with_name(path.name + suffix)
-        if os.path.isfile(p) and not os.path.islink(p):
-            out.append((p, suffix))
-    return out
-
-
-def sources_under(root: Path, *, exclude: Path | None = None) -> tuple[list[Source], list[str]]:
-    """Audio files under `root` (not under `exclude`) with `{pack}` = their top-level folder."""
-    root = Path(os.path.abspath(root))
-    found = pipeline.walk([root])
-    out = []
-    for p in found.files:
-        if exclude is not None and _under(p, exclude):
-            continue
-        rel = p.relative_to(root)
-        out.append(Source(p, rel.parts[0] if len(rel.parts) > 1 else ""))
-    return out, [e.error or f"{e.path}: cannot list" for e in found.errors]
-
-
-def _predictions(
-    paths: Sequence[Path], catalog: Catalog, model: ModelBundle
-) -> dict[str, tuple[Prediction, str] | str]:
-    """Per path: (Prediction, note) from the catalog (re-decided with `model` when the row was
-    labelled by another model), or an error line."""
-    rows = catalog.analysis([str(p) for p in paths])
-    out: dict[str, tuple[Prediction, str] | str] = {}
-    for p in paths:
-        got = rows.get(str(p))
-        if got is None:
-            out[str(p)] = f"{p}: not in the catalog (could not be analysed)"
-            continue
-        e, blob, schema = got
-        if e.error:
-            out[str(p)] = e.error if e.error.startswith(str(p)) else f"{p}: {e.error}"
-            continue
-        x = np.frombuffer(blob, dtype="<f4") if blob is not None else None
-        note = ""
-        if x is not None and schema == FEATURE_SCHEMA_VERSION and x[_F0_CONF] >= NOTE_MIN_CONF_DB:
-            note = note_name(float(x[_F0]))
-        if e.model_id != model.model_id and x is not None and schema == model.schema_version:
-            s = model.scores(x[None, :].astype(np.float32), schema_version=schema)[0]
-            pred = decide(s, model.labels, model.thresholds)
-        else:
-            pred = Prediction(e.label or "unknown", e.confidence or 0.0, e.labels, e.scores)
-        out[str(p)] = (pred, note)
-    return out
-
-
-def _catalogue(
-    paths: Sequence[Path], catalog: Catalog, model: ModelBundle, jobs: int | None
-) -> list[str]:
-    """Analyse and record the files the catalog does not know yet (or that changed)."""
-    if not paths:
-        return []
-    plan = library.plan_files(paths, catalog)
-    if not plan.todo and not plan.failures:
-        return [m for _, m in plan.errors]
-    res = library.run_scan(plan, catalog, model, jobs=jobs)
-    return [m for _, m in res.errors]
-
-
-def plan(
-    sources: Sequence[Source],
-    options: OrganizeOptions,
-    *,
-    catalog: Catalog,
-    model: ModelBundle,
-    jobs: int | None = None,
-) -> tuple[list[PlanItem], list[str], int]:
-    """(plan items, error lines, files skipped as already filed). Catalogues what is new."""
-    options.check()
-    into = Path(os.path.abspath(options.into))
-    journal = Journal(catalog)
-    todo: list[Source] = []
-    skipped = 0
-    errors: list[str] = []
-    for s in sources:
-        p = Path(os.path.abspath(s.path))
-        try:
-            st = os.stat(p)
-        except OSError as exc:
-            errors.append(f"{p}: cannot read: {exc.strerror or exc}")
-            continue
-        if journal.already_filed(p, st.st_size, st.st_mtime_ns, into):
-            skipped += 1
-            continue
-        todo.append(replace(s, path=p))
-    errors += _catalogue([s.path for s in todo], catalog, model, jobs)
-    preds = _predictions([s.path for s in todo], catalog, model)
-    items: list[PlanItem] = []
-    reserved: set[str] = set()
-    seen_errors = set(errors)
-    for s in todo:
-        got = preds[str(s.path)]
-        if isinstance(got, str):
-            if got not in seen_errors:
-                errors.append(got)
-            continue
-        pred, note = got
-        rel, review, reason = destination(
-            template=options.template,
-            prediction=pred,
-            source=s.path,
-            pack=s.pack,
-            min_confidence=options.min_confidence,
-            note=note,
-        )
-        dest = into / rel
-        if not _under(dest, into):  # render_template cannot do this; belt and braces
-            errors.append(f"{s.path}: template would write outside {into}; skipped")
-            continue
-        dest = unique_path(dest, reserved=reserved)
-        reserved.add(name_key(str(dest)))
-        items.append(
-            PlanItem(
-                source=s.path,
-                dest=dest,
-                label=pred.label,
-                confidence=pred.confidence,
-                review=review,
-                reason=reason,
-                sidecars=tuple(p for p, _ in sidecars(s.path)) if options.mode != "link" else (),
-                note=note,
-                labels=pred.labels,
-            )
-        )
-    return items, errors, skipped
 
 
 def _tags(item: PlanItem, model_id: str) -> Any:
@@ -339,7 +180,7 @@ def organize(
         raise UsageError(f"{root}: not a folder")
     options.check()
     into = Path(os.path.abspath(options.into))
-    if _under(root, into):
+    if under(root, into):
         raise UsageError(f"{root}: is inside --into {into}; nothing to organize")
     sources, walk_errors = sources_under(root, exclude=into)
     res = organize_sources(
@@ -375,8 +216,8 @@ def tag_files(
             files.append(p)
         else:
             errors.append(f"{p}: cannot tag {p.suffix or 'this'} files")
-    errors += _catalogue(files, catalog, model, jobs)
-    preds = _predictions(files, catalog, model)
+    errors += catalogue(files, catalog, model, jobs)
+    preds = predictions(files, catalog, model)
     items: list[PlanItem] = []
     for p in files:
         got = preds[str(p)]
