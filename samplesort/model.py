@@ -1,6 +1,6 @@
 """A model bundle: per-class tree ensembles + labels + thresholds + feature schema + metadata.
 
-Training uses scikit-learn (see `training.py`); the fitted trees are then exported to plain
+Training uses scikit-learn (see `training_fit.py`); the fitted trees are then exported to plain
 arrays and saved as an `.npz` file loaded with `allow_pickle=False`. So:
 
 * loading a model never runs code from the file (pickle/joblib would), and

@@ -1,5 +1,7 @@
-"""Fit one-vs-rest tree ensembles, choose per-class thresholds by grouped cross-validation,
-and score predictions (fine macro-F1, per-label F1, coarse-group accuracy, confusion matrix).
+"""Train a one-shot model: choose per-class thresholds by grouped cross-validation, score
+predictions (fine macro-F1, per-label F1, coarse-group accuracy, confusion matrix) and build the
+`ModelBundle` (`train_bundle`). The forests are fitted in `training_fit.py`; the multi-label
+training of full-track mode is `training_multilabel.py`. Re-exports both modules' public names.
 
 Groups are kits / packs: every fold holds whole kits out, so the velocity layers of one drum
 are never on both sides of a split. Augmented rows train only; they are never scored.
@@ -8,7 +10,6 @@ are never on both sides of a split. Augmented rows train only; they are never sc
 from __future__ import annotations
 
 import hashlib
-import platform
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,11 +18,37 @@ import numpy as np
 
 from .decide import top_labels
 from .features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
-from .model import ModelBundle, TreeArrays
+from .model import ModelBundle
 from .taxonomy import LABELS, UNKNOWN, group_of
+from .training_fit import ALGORITHMS, DEFAULT_TREES, fit_trees, library_versions
+from .training_multilabel import (
+    choose_thresholds_multilabel,
+    fit_trees_multilabel,
+    multilabel_f1,
+)
 
-ALGORITHMS = ("forest", "extra", "tree")
-DEFAULT_TREES = 300
+__all__ = [
+    "ALGORITHMS",
+    "DEFAULT_TREES",
+    "LABELS",
+    "MIN_GAIN",
+    "THRESHOLD_RANGE",
+    "Report",
+    "TrainingSet",
+    "choose_thresholds",
+    "choose_thresholds_multilabel",
+    "cross_validate",
+    "fit_trees",
+    "fit_trees_multilabel",
+    "grouped_oof_scores",
+    "library_versions",
+    "multilabel_f1",
+    "nested_labels",
+    "score_predictions",
+    "summary",
+    "train_bundle",
+]
+
 THRESHOLD_RANGE = (0.15, 0.45)
 MIN_GAIN = 0.003  # a threshold moves only for a clear macro-F1 gain (they overfit otherwise)
 
@@ -41,74 +68,6 @@ class TrainingSet:
     @property
     def originals(self) -> np.ndarray:
         return np.nonzero(~self.augmented)[0]
-
-
-def _estimator(algorithm: str, seed: int, n_trees: int, n_jobs: int = -1) -> Any:
-    from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
-    from sklearn.tree import DecisionTreeClassifier
-
-    if algorithm in ("forest", "extra"):
-        forest = RandomForestClassifier if algorithm == "forest" else ExtraTreesClassifier
-        return forest(
-            n_estimators=n_trees,
-            max_features="sqrt",
-            # extra-trees split at random, so they grow deeper; a leaf of 2 keeps them smaller
-            # at the same grouped-CV score
-            min_samples_leaf=1 if algorithm == "forest" else 2,
-            class_weight="balanced_subsample",
-            random_state=seed,
-            n_jobs=n_jobs,
-        )
-    if algorithm == "tree":
-        return DecisionTreeClassifier(
-            min_samples_leaf=3, class_weight="balanced", random_state=seed
-        )
-    raise ValueError(f"unknown algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
-
-
-def fit_trees(
-    X: np.ndarray,
-    y: np.ndarray,
-    labels: Sequence[str],
-    *,
-    algorithm: str = "forest",
-    seed: int = 0,
-    n_trees: int = DEFAULT_TREES,
-    n_jobs: int = -1,
-    groups: np.ndarray | None = None,
-) -> TreeArrays:
-    """One binary estimator per label (one-vs-rest), exported to plain arrays. With `groups`,
-    rows are weighted so every (group, label) pair — one drum of one kit — weighs the same
-    however many velocity layers or augmented copies it has."""
-    weights = None
-    if groups is not None:
-        keys = np.char.add(np.char.add(groups.astype(str), "\x00"), y.astype(str))
-        _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
-        weights = 1.0 / counts[inverse]
-        weights *= weights.size / weights.sum()
-    Y = np.stack([y == label for label in labels], axis=1)
-    return _fit_columns(X, Y, weights, algorithm, seed, n_trees, n_jobs)
-
-
-def _fit_columns(
-    X: np.ndarray,
-    Y: np.ndarray,
-    weights: np.ndarray | None,
-    algorithm: str,
-    seed: int,
-    n_trees: int,
-    n_jobs: int,
-    max_leaf_nodes: int | None = None,
-) -> TreeArrays:
-    """One binary estimator per column of the boolean matrix Y (seeded seed + column)."""
-    estimators = []
-    for c in range(Y.shape[1]):
-        est = _estimator(algorithm, seed + c, n_trees, n_jobs)
-        if max_leaf_nodes is not None and hasattr(est, "max_leaf_nodes"):
-            est.set_params(max_leaf_nodes=max_leaf_nodes)
-        est.fit(X, Y[:, c].astype(np.int8), sample_weight=weights)
-        estimators.append(est)
-    return TreeArrays.from_estimators(estimators)
 
 
 def _fold(
@@ -303,17 +262,6 @@ def summary(ts: TrainingSet) -> dict[str, Any]:
     }
 
 
-def library_versions() -> dict[str, str]:
-    """The versions a saved model records (scikit-learn trained it, numpy holds its arrays)."""
-    import sklearn
-
-    return {
-        "sklearn": sklearn.__version__,
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-    }
-
-
 def train_bundle(
     ts: TrainingSet,
     *,
@@ -364,53 +312,3 @@ def train_bundle(
         schema_version=FEATURE_SCHEMA_VERSION,
         meta=meta,
     )
-
-
-# --- multi-label (full-track mode: a hit can be a kick AND a closed hat) ----------------------
-
-
-def fit_trees_multilabel(
-    X: np.ndarray,
-    Y: np.ndarray,
-    labels: Sequence[str],
-    *,
-    algorithm: str = "forest",
-    seed: int = 0,
-    n_trees: int = DEFAULT_TREES,
-    n_jobs: int = -1,
-    groups: np.ndarray | None = None,
-    max_leaf_nodes: int | None = None,
-) -> TreeArrays:
-    """One binary estimator per column of the boolean matrix `Y` (n_rows, len(labels)): a row
-    can be positive for several labels, or for none. With `groups`, every group (kit) weighs
-    the same in total however many rows it has. `max_leaf_nodes` bounds each tree's size."""
-    weights = None
-    if groups is not None:
-        _, inverse, counts = np.unique(groups.astype(str), return_inverse=True, return_counts=True)
-        weights = 1.0 / counts[inverse]
-        weights *= weights.size / weights.sum()
-    return _fit_columns(
-        X, Y[:, : len(labels)], weights, algorithm, seed, n_trees, n_jobs, max_leaf_nodes
-    )
-
-
-def multilabel_f1(truth: np.ndarray, accepted: np.ndarray) -> np.ndarray:
-    """Per-column F1 of boolean decisions against boolean truth (both (n_rows, n_labels))."""
-    tp = np.sum(truth & accepted, axis=0).astype(np.float64)
-    denom = truth.sum(axis=0) + accepted.sum(axis=0)
-    return np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)
-
-
-def choose_thresholds_multilabel(
-    scores: np.ndarray, Y: np.ndarray, *, grid: Sequence[float] | None = None
-) -> np.ndarray:
-    """Per-label thresholds that maximise each label's own F1 on (out-of-fold) scores: in a
-    multi-label decision every label is accepted on its own, so the labels do not interact."""
-    grid = np.round(np.arange(0.1, 0.81, 0.025), 3) if grid is None else np.asarray(grid)
-    best = np.full(Y.shape[1], 0.5)
-    best_f1 = np.full(Y.shape[1], -1.0)
-    for t in grid:
-        f1 = multilabel_f1(Y, scores >= t)
-        better = f1 > best_f1 + 1e-9
-        best[better], best_f1[better] = t, f1[better]
-    return best
