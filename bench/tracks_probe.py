@@ -35,7 +35,7 @@ from samplesort import segments as seg
 from samplesort.audio import ANALYSIS_SR_HZ
 from samplesort.features import FEATURE_NAMES
 
-VARIANTS = ("base", "rise-features", "short-average", "median", "median-delta3.5")
+VARIANTS = ("base", "no-hat-pass", "rise-features", "short-average", "median", "median-delta3.5")
 
 
 @contextmanager
@@ -43,9 +43,11 @@ def _variant(name: str) -> Iterator[None]:
     """Patch the onset picker / slice features for one variant; restore them afterwards."""
     import scipy.ndimage as ndi
 
-    saved = (seg.PRE_AVG_S, seg.POST_AVG_S, seg.DELTA, ndi.uniform_filter1d)
+    saved = (seg.PRE_AVG_S, seg.POST_AVG_S, seg.DELTA, ndi.uniform_filter1d, seg.HAT_PASS)
     describe = transcribe.describe_segments
     try:
+        if name == "no-hat-pass":
+            seg.HAT_PASS = False
         if name == "short-average":
             seg.PRE_AVG_S, seg.POST_AVG_S = 0.03, 0.02
         if name.startswith("median"):
@@ -64,7 +66,7 @@ def _variant(name: str) -> Iterator[None]:
             tracktrain.describe_segments = with_rise
         yield
     finally:
-        seg.PRE_AVG_S, seg.POST_AVG_S, seg.DELTA, ndi.uniform_filter1d = saved
+        seg.PRE_AVG_S, seg.POST_AVG_S, seg.DELTA, ndi.uniform_filter1d, seg.HAT_PASS = saved
         transcribe.describe_segments = describe
         tracktrain.describe_segments = describe
 
@@ -159,8 +161,11 @@ def main(argv: list[str] | None = None) -> None:
                 print(
                     f"{name:<16}"
                     + "  ".join(f"{lab} {tot[lab].f1:.3f}" for lab in ("kick", "snare", "hihat"))
-                    + f"  onsets {tot['onsets'].f1:.3f} (P {tot['onsets'].precision:.3f}"
-                    f" R {tot['onsets'].recall:.3f})",
+                    + f"  onsets {tot['onsets'].f1:.3f}"
+                    + "".join(
+                        f"; {lab} P {tot[lab].precision:.3f} R {tot[lab].recall:.3f}"
+                        for lab in ("hihat", "onsets")
+                    ),
                     flush=True,
                 )
                 if args.why and name == "base":

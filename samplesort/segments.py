@@ -9,11 +9,15 @@ local-maximum window, a moving-average threshold and a 35 ms minimum gap (32nd n
 BPM are 42 ms apart), then each onset is refined to the sample where the hit's energy rises.
 
 A hit's segment runs from just before its onset to the next onset, at most MAX_SEGMENT_S.
+
+The hat pass (HAT_PASS): the same picker on the bands above HAT_FROM_HZ finds soft hats that
+a loud hit just before hides from the full-band picker; its onsets away from every main onset
+get their own slices (`hat_segments`), which only a hi-hat label may come of.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -33,6 +37,12 @@ FALL_DB = 3.0  # a peak where the level fell more than this since LAG + 1 hops a
 PRE_ROLL_S = 0.003
 MAX_SEGMENT_S = 0.5
 LEAD_HOPS = 4
+# The hat pass: a second peak picking on the mel bands above HAT_FROM_HZ only, for soft hats
+# that a loud hit just before hides from the full-band picker (its moving mean is still high).
+# Its onsets more than HAT_GAP_S from every main onset become hat-only candidates.
+HAT_PASS = True
+HAT_FROM_HZ = 3000.0
+HAT_GAP_S = 0.03
 
 
 BAND_EDGES_HZ = (30.0, 150.0, 500.0, 3000.0, 16000.0)  # low, low-mid, mid, high
@@ -46,6 +56,9 @@ class Onsets:
     rise_db: np.ndarray  # (n, len(BANDS)): how much each band's level rose at the onset
     odf: np.ndarray  # the onset-strength function, one value per hop
     hop_s: float
+    # the hat pass's extra onsets (see HAT_PASS) and their band rises
+    hat_times_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    hat_rise_db: np.ndarray = field(default_factory=lambda: np.zeros((0, len(BANDS)), np.float32))
 
 
 @dataclass(frozen=True)
@@ -55,12 +68,22 @@ class Segment:
     end: int  # exclusive: the next onset's slice start, at most MAX_SEGMENT_S later
     strength: float
     rise_db: tuple[float, ...] = ()  # per band of BANDS, see `band_rise`
+    hat_only: bool = False  # a hat-pass slice: only a hi-hat label may come of it
 
 
 def onset_strength(x: np.ndarray, *, sr_hz: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(odf, level_db, band_db) per hop: the SuperFlux onset strength, each frame's total
     power in dB re a full-scale signal, and the power of each of BANDS in dB. Frame i is
     centred at sample i * HOP."""
+    odf, _, level_db, band_db = _strengths(x, sr_hz=sr_hz)
+    return odf, level_db, band_db
+
+
+def _strengths(
+    x: np.ndarray, *, sr_hz: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`onset_strength`'s three values plus the onset strength of the mel bands above
+    HAT_FROM_HZ alone (second), on the same scale (dB summed per band / band count)."""
     x = np.asarray(x, dtype=np.float32)
     P = power_spectrogram(x, n_fft=N_FFT, hop=HOP)
     fb = mel_filterbank(sr_hz=sr_hz, n_fft=N_FFT, n_mels=N_MELS, fmin_hz=30.0)
@@ -72,13 +95,18 @@ def onset_strength(x: np.ndarray, *, sr_hz: int) -> tuple[np.ndarray, np.ndarray
     ref = maximum_filter1d(M_db, size=3, axis=1)
     diff = np.zeros_like(M_db)
     diff[LAG:] = M_db[LAG:] - ref[:-LAG]
-    odf = np.maximum(diff, 0.0).sum(axis=1) / N_MELS
-    level_db = 10.0 * np.log10(np.maximum(P.sum(axis=1) / full_scale, 1e-20))
+    np.maximum(diff, 0.0, out=diff)
+    odf = diff.sum(axis=1) / N_MELS
     freqs = np.fft.rfftfreq(N_FFT, 1.0 / sr_hz)
+    centres = freqs[np.argmax(fb, axis=1)]
+    high = centres >= HAT_FROM_HZ
+    odf_high = diff[:, high].sum(axis=1) / max(int(high.sum()), 1)
+    level_db = 10.0 * np.log10(np.maximum(P.sum(axis=1) / full_scale, 1e-20))
     idx = np.searchsorted(freqs, BAND_EDGES_HZ)
     band = np.stack([P[:, idx[b] : idx[b + 1]].sum(axis=1) for b in range(len(BANDS))], axis=1)
     band_db = 10.0 * np.log10(np.maximum(band / full_scale, 1e-12))
-    return odf.astype(np.float32), level_db.astype(np.float32), band_db.astype(np.float32)
+    f32 = np.float32
+    return odf.astype(f32), odf_high.astype(f32), level_db.astype(f32), band_db.astype(f32)
 
 
 def band_rise(band_db: np.ndarray, times_s: np.ndarray, *, sr_hz: int) -> np.ndarray:
@@ -149,7 +177,8 @@ def refine(x: np.ndarray, peaks: np.ndarray, *, sr_hz: int) -> np.ndarray:
 
 def detect(x: np.ndarray, *, sr_hz: int) -> Onsets:
     """Onsets of a mono signal. Silence gives none. The signal is analysed behind LEAD_HOPS
-    hops of silence, so a hit at the very first sample (a one-shot) is found too."""
+    hops of silence, so a hit at the very first sample (a one-shot) is found too. With
+    HAT_PASS, `hat_times_s` holds the high-band-only onsets no main onset explains."""
     x = np.asarray(x, dtype=np.float32)
     hop_s = HOP / sr_hz
     if x.size < 32:
@@ -157,18 +186,29 @@ def detect(x: np.ndarray, *, sr_hz: int) -> Onsets:
         return Onsets(np.zeros(0), np.zeros(0), empty, np.zeros(0, np.float32), hop_s)
     lead = LEAD_HOPS * HOP
     xp = np.concatenate([np.zeros(lead, dtype=np.float32), x])
-    odf, level_db, band_db = onset_strength(xp, sr_hz=sr_hz)
+    odf, odf_high, level_db, band_db = _strengths(xp, sr_hz=sr_hz)
     peaks = pick_peaks(odf, level_db, hop_s=hop_s)
     times = refine(xp, peaks, sr_hz=sr_hz)
     if times.size > 1:  # refinement may pull two peaks together: keep them MIN_GAP_S apart
         keep = np.concatenate([[True], np.diff(times) >= MIN_GAP_S * 0.6])
         times, peaks = times[keep], peaks[keep]
+    hat_times = np.zeros(0)
+    if HAT_PASS:
+        high_db = band_db[:, BANDS.index("high")]
+        hat_peaks = pick_peaks(odf_high, high_db, hop_s=hop_s)
+        hat_times = refine(xp, hat_peaks, sr_hz=sr_hz)
+        if times.size and hat_times.size:
+            near = np.min(np.abs(hat_times[:, None] - times[None, :]), axis=1)
+            hat_times = hat_times[near > HAT_GAP_S]
+    shift = lead / sr_hz
     return Onsets(
-        times_s=np.maximum(times - lead / sr_hz, 0.0),
+        times_s=np.maximum(times - shift, 0.0),
         strength=odf[peaks].astype(np.float64),
         rise_db=band_rise(band_db, times, sr_hz=sr_hz),
         odf=odf[LEAD_HOPS:],
         hop_s=hop_s,
+        hat_times_s=np.maximum(hat_times - shift, 0.0),
+        hat_rise_db=band_rise(band_db, hat_times, sr_hz=sr_hz),
     )
 
 
@@ -182,4 +222,20 @@ def segments(onsets: Onsets, *, sr_hz: int, n_samples: int) -> list[Segment]:
         if end - s >= int(0.005 * sr_hz):
             rise = tuple(float(v) for v in onsets.rise_db[k])
             out.append(Segment(float(onsets.times_s[k]), s, end, float(onsets.strength[k]), rise))
+    return out
+
+
+def hat_segments(onsets: Onsets, *, sr_hz: int, n_samples: int) -> list[Segment]:
+    """The hat pass's slices: PRE_ROLL_S before each hat onset up to the next onset of either
+    pass, at most MAX_SEGMENT_S. The main slices (`segments`) are not re-cut by them."""
+    every = np.sort(np.concatenate([onsets.times_s, onsets.hat_times_s]))
+    out = []
+    for k, t in enumerate(onsets.hat_times_s):
+        s = max(0, int(round((t - PRE_ROLL_S) * sr_hz)))
+        later = every[every > t + 1e-6]
+        nxt = int(round((later[0] - PRE_ROLL_S) * sr_hz)) if later.size else n_samples
+        end = min(nxt, s + int(MAX_SEGMENT_S * sr_hz), n_samples)
+        if end - s >= int(0.005 * sr_hz):
+            rise = tuple(float(v) for v in onsets.hat_rise_db[k])
+            out.append(Segment(float(t), s, end, 0.0, rise, hat_only=True))
     return out

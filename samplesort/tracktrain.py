@@ -84,6 +84,8 @@ def rows_of(rendered: grooves.Rendered, group: str) -> Rows:
     x = rendered.audio
     onsets = seg.detect(x, sr_hz=rendered.sr_hz)
     segs = seg.segments(onsets, sr_hz=rendered.sr_hz, n_samples=x.size)
+    segs += seg.hat_segments(onsets, sr_hz=rendered.sr_hz, n_samples=x.size)
+    segs.sort(key=lambda s: s.onset_s)
     times = np.array([s.onset_s for s in segs])
     return Rows(
         X=describe_segments(x, rendered.sr_hz, segs),

@@ -30,6 +30,8 @@ BLOCK_S = 30.0
 CONTEXT_S = 1.0  # audio kept before the undecided region, so the onset function is warmed up
 HOLD_S = seg.MAX_SEGMENT_S + 0.3  # onsets this close to a block's end wait for the next block
 TRACK_MODEL_KIND = "tracks"
+HAT_LABELS = frozenset({"hihat_closed", "hihat_open"})
+HAT_PASS_MIN_SCORE = 0.75
 FALLBACK_SCORE = 0.3  # an onset no label accepts keeps its best label if it scores this
 
 # General MIDI drum map (channel 10). Toms get 45 / 47 / 50 by their pitch within the file.
@@ -126,12 +128,17 @@ def accept(
     return ok
 
 
-def _decide(scores: np.ndarray, rise_db: np.ndarray, bundle: ModelBundle) -> list[tuple[str, ...]]:
+def _decide(
+    scores: np.ndarray, rise_db: np.ndarray, bundle: ModelBundle, hat_only: Sequence[bool]
+) -> list[tuple[str, ...]]:
     ok = accept(scores, rise_db, bundle.labels, bundle.thresholds, bundle.meta.get("gates", {}))
+    is_hat = np.array([lab in HAT_LABELS for lab in bundle.labels])
     out = []
-    for row, acc in zip(scores, ok, strict=True):
+    for row, acc, hat in zip(scores, ok, hat_only, strict=True):
+        if hat:  # a hat-pass slice: a clear hi-hat or nothing (no fallback)
+            acc = acc & is_hat & (row >= HAT_PASS_MIN_SCORE)
         idx = np.nonzero(acc)[0]
-        if not idx.size and row.max() >= FALLBACK_SCORE:  # a clear onset is some drum
+        if not idx.size and not hat and row.max() >= FALLBACK_SCORE:  # a clear onset is a drum
             idx = np.array([int(np.argmax(row))])
         order = idx[np.argsort(-row[idx], kind="stable")]
         out.append(tuple(bundle.labels[int(i)] for i in order))
@@ -146,7 +153,7 @@ def _analyse(
     X = describe_segments(x, ANALYSIS_SR_HZ, segs)
     S = bundle.scores(X, schema_version=FEATURE_SCHEMA_VERSION)
     rise = np.array([s.rise_db for s in segs], dtype=np.float32).reshape(len(segs), -1)
-    decided = _decide(S, rise, bundle)
+    decided = _decide(S, rise, bundle, [s.hat_only for s in segs])
     out = []
     for i, s in enumerate(segs):
         peak = float(np.max(np.abs(x[s.start : s.end]))) if s.end > s.start else 0.0
@@ -198,8 +205,10 @@ def transcribe_blocks(
             continue
         onsets = seg.detect(buf, sr_hz=sr)
         all_segs = seg.segments(onsets, sr_hz=sr, n_samples=buf.size)
+        all_segs += seg.hat_segments(onsets, sr_hz=sr, n_samples=buf.size)
+        all_segs.sort(key=lambda s: s.onset_s)
         mine = [s for s in all_segs if decided_to <= buf0 + round(s.onset_s * sr) < limit]
-        n_onsets += len(mine)
+        n_onsets += sum(not s.hat_only for s in mine)
         for hit, s in _analyse(buf, mine, bundle, buf0 / sr):
             if hit.labels:
                 raw.append(hit)

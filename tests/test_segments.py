@@ -77,3 +77,28 @@ def test_a_hit_at_the_first_sample_is_found() -> None:
     assert found.times_s.size == 1 and found.times_s[0] < 0.005
     assert found.rise_db.shape == (1, len(segments.BANDS))
     assert found.rise_db[0, segments.BANDS.index("high")] > 20  # from silence
+
+
+def test_hat_pass_finds_a_soft_hat_the_full_band_picker_misses() -> None:
+    # a ringing tom, then a closed hat 50 ms later at -34 dB: the tom's onset-strength peak
+    # lifts the full-band moving mean over the hat; in the bands above 3 kHz the hat stands out
+    x = _place([0.2, 0.25], [_voice("tom"), _voice("hihat_closed", seed=3) * 0.02], 1.0)
+    onsets = segments.detect(x, sr_hz=SR)
+    assert np.all(np.abs(onsets.times_s - 0.25) > 0.01)  # the main picker misses it
+    assert onsets.hat_times_s.size == 1 and abs(onsets.hat_times_s[0] - 0.25) < 0.010
+    assert onsets.hat_rise_db.shape == (1, len(segments.BANDS))
+    hat = segments.hat_segments(onsets, sr_hz=SR, n_samples=x.size)
+    main = segments.segments(onsets, sr_hz=SR, n_samples=x.size)
+    assert [s.hat_only for s in hat] == [True] and not any(s.hat_only for s in main)
+    # the main slice is not re-cut by the hat; the hat's slice runs to the window's end
+    assert main[0].end == main[0].start + int(segments.MAX_SEGMENT_S * SR)
+    assert hat[0].end == hat[0].start + int(segments.MAX_SEGMENT_S * SR)
+
+
+def test_hat_pass_off_and_hats_near_main_onsets_add_nothing(monkeypatch) -> None:  # noqa: ANN001
+    x = _place([0.2, 0.25], [_voice("tom"), _voice("hihat_closed", seed=3) * 0.02], 1.0)
+    monkeypatch.setattr(segments, "HAT_PASS", False)
+    assert segments.detect(x, sr_hz=SR).hat_times_s.size == 0
+    monkeypatch.setattr(segments, "HAT_PASS", True)
+    loud = _place([0.2, 0.5], [_voice("kick"), _voice("hihat_closed")], 1.0)
+    assert segments.detect(loud, sr_hz=SR).hat_times_s.size == 0  # both found by the main pass

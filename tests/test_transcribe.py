@@ -151,3 +151,29 @@ def test_tempo_needs_four_hits_and_falls_back_without_a_backbone() -> None:
     hat = [transcribe.TrackHit(i * 0.25, ("hihat_closed",), {}, 100, 1.0, 0.0) for i in range(16)]
     assert transcribe.estimate_tempo(hat[:3]) is None
     assert transcribe.estimate_tempo(hat) == pytest.approx(120.0, rel=0.05)  # 8ths at 120
+
+
+def test_a_hat_pass_slice_gives_a_clear_hi_hat_or_nothing() -> None:
+    bundle = synth_track_model()
+    labels = bundle.labels
+    n = len(labels)
+
+    def row(**scores: float) -> np.ndarray:
+        r = np.zeros(n)
+        for lab, v in scores.items():
+            r[labels.index(lab)] = v
+        return r
+
+    S = np.stack(
+        [
+            row(snare=0.95, hihat_closed=0.9),  # hat pass: the snare is not taken
+            row(hihat_closed=transcribe.HAT_PASS_MIN_SCORE - 0.05),  # not clear enough
+            row(snare=0.95),  # hat pass: nothing
+            row(snare=0.35),  # a main onset no label accepts keeps its best label
+        ]
+    )
+    rise = np.full((4, len(transcribe.seg.BANDS)), 30.0, dtype=np.float32)
+    got = transcribe._decide(S, rise, bundle, [True, True, True, False])
+    assert got[0] == ("hihat_closed",)
+    assert got[1] == () and got[2] == ()
+    assert got[3] == ("snare",)
