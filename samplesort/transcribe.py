@@ -76,7 +76,8 @@ class Transcription:
     duration_s: float
     hits: tuple[TrackHit, ...]
     model_id: str
-    onsets: int  # detected onsets, including those that cleared no label
+    onsets: int  # detected onsets, including those that cleared no label (hat-pass onsets
+    # count only when they gave a hat), so there are never more hits than onsets
     bpm: float | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -210,6 +211,7 @@ def transcribe_blocks(
         mine = [s for s in all_segs if decided_to <= buf0 + round(s.onset_s * sr) < limit]
         n_onsets += sum(not s.hat_only for s in mine)
         for hit, s in _analyse(buf, mine, bundle, buf0 / sr):
+            n_onsets += s.hat_only and bool(hit.labels)
             if hit.labels:
                 raw.append(hit)
                 if slice_sink is not None:
