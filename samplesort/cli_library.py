@@ -19,11 +19,18 @@ from typing import Annotated
 
 import typer
 
-from .cli_options import CatalogOpt, JobsOpt, JsonOpt, ModelOpt, fail, load_model, open_catalog
+from .cli_options import (
+    JSON_VERSION,
+    CatalogOpt,
+    JobsOpt,
+    JsonOpt,
+    ModelOpt,
+    fail,
+    load_model,
+    open_catalog,
+)
 from .cli_scan import scan
 from .errors import SampleSortError
-
-JSON_VERSION = 1
 
 QueryArg = Annotated[
     list[str] | None,

@@ -12,6 +12,8 @@ import typer
 
 from .errors import SampleSortError
 
+JSON_VERSION = 1  # the "version" of every JSON object the commands print
+
 if TYPE_CHECKING:
     from .catalog import Catalog
 

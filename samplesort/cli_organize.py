@@ -18,13 +18,21 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .cli_options import CatalogOpt, JobsOpt, JsonOpt, ModelOpt, fail, load_model, open_catalog
+from .cli_options import (
+    JSON_VERSION,
+    CatalogOpt,
+    JobsOpt,
+    JsonOpt,
+    ModelOpt,
+    fail,
+    load_model,
+    open_catalog,
+)
 from .errors import ExitCode, SampleSortError, UsageError
 
 if TYPE_CHECKING:
     from .organize import RunResult
 
-JSON_VERSION = 1
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", "-n", help="Show the plan; change nothing.")]
 
 

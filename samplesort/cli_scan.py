@@ -19,14 +19,21 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .cli_options import CatalogOpt, JobsOpt, JsonOpt, ModelOpt, load_model, open_catalog
+from .cli_options import (
+    JSON_VERSION,
+    CatalogOpt,
+    JobsOpt,
+    JsonOpt,
+    ModelOpt,
+    load_model,
+    open_catalog,
+)
 from .errors import ExitCode
 
 if TYPE_CHECKING:
     from .catalog import Catalog
     from .library import ScanResult
 
-JSON_VERSION = 1
 SHOW_UNKNOWN = 20
 
 

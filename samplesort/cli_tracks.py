@@ -13,13 +13,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .cli_options import fail
+from .cli_options import JSON_VERSION, fail
 from .errors import ExitCode, SampleSortError
 
 if TYPE_CHECKING:
     from .transcribe import Transcription
 
-JSON_VERSION = 1
 
 TrackModelOpt = Annotated[
     Path | None,

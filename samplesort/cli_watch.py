@@ -24,13 +24,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .cli_options import CatalogOpt, JobsOpt, ModelOpt, fail, load_model
+from .cli_options import JSON_VERSION, CatalogOpt, JobsOpt, ModelOpt, fail, load_model
 from .errors import ExitCode, SampleSortError, UsageError
 
 if TYPE_CHECKING:
     from .watch import BatchReport, Watcher, WatchSummary
 
-JSON_VERSION = 1
 LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
 LOG_MAX_BYTES = 1_000_000
 LOG_BACKUPS = 5

@@ -17,8 +17,6 @@ from rich.table import Table
 from .records import FileResult
 from .taxonomy import LABELS, UNKNOWN, group_of
 
-JSON_VERSION = 1
-
 
 def stdout() -> Console:
     return Console(highlight=False, soft_wrap=False)
