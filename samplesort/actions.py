@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from . import fsops
-from .actions_report import why, write_pathmap
+from .actions_report import write_pathmap
 from .actions_undo import UndoResult, undo
-from .errors import SampleSortError
+from .errors import SampleSortError, reason
 from .journal import Journal, Op
 
 __all__ = [
@@ -144,7 +144,7 @@ class _Executor:
                 self.j.failed(op.id, "exists")
                 continue
             except OSError as exc:
-                self.j.failed(op.id, why(exc))
+                self.j.failed(op.id, reason(exc))
                 raise
             self._done(op)
 
@@ -169,7 +169,7 @@ class _Executor:
                 self.j.failed(op.id, "name taken meanwhile; trying the next free name")
                 continue
             except OSError as exc:
-                self.j.failed(op.id, why(exc))
+                self.j.failed(op.id, reason(exc))
                 raise
             self._done(op, new_sha256=digest)
             self.final[i] = target
@@ -189,7 +189,7 @@ class _Executor:
         try:
             tags.write_tags(path, a.tags)
         except (OSError, SampleSortError) as exc:
-            self.j.failed(op.id, why(exc))
+            self.j.failed(op.id, reason(exc))
             raise
         self._done(op, new_sha256=fsops.sha256_file(path))
         self.final[i] = path
@@ -226,7 +226,7 @@ class _Executor:
                 self.failed += 1
                 what = a.src or a.dest
                 verb = {"tag": "cannot tag"}.get(a.kind, f"cannot {a.kind} to {a.dest}")
-                self.errors.append(f"{what}: {verb}: {why(exc)}")
+                self.errors.append(f"{what}: {verb}: {reason(exc)}")
             if progress:
                 progress(1)
         return False

@@ -1,7 +1,6 @@
 """What a run of the executor or of undo reports besides its journal rows: the path map
 (`old_path,new_path,operation` CSV, written into the run's folder so DAW projects can be
-relinked) and `why`, the one-line reason an operation failed with (recorded in the journal and
-in the run's error lines)."""
+relinked). The one-line reason an operation failed with is `errors.reason`."""
 
 from __future__ import annotations
 
@@ -12,15 +11,6 @@ from pathlib import Path
 
 from . import fsops
 from .journal import Journal
-
-
-def why(exc: BaseException) -> str:
-    """`exc` in one line: an OS error's strerror (first letter lower-cased), else the first line
-    of its message (or its type's name)."""
-    if isinstance(exc, OSError):
-        text = exc.strerror or str(exc)
-        return text[0].lower() + text[1:] if text else "error"
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def write_pathmap(

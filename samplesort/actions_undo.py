@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import fsops
-from .actions_report import why, write_pathmap
-from .errors import SampleSortError
+from .actions_report import write_pathmap
+from .errors import SampleSortError, reason
 from .journal import Journal, Op
 
 
@@ -176,7 +176,7 @@ def undo(journal: Journal, run_id: int, *, dry_run: bool = False) -> UndoResult:
         try:
             getattr(u, op.kind)(op)
         except (OSError, SampleSortError) as exc:
-            u.errors.append(f"{op.dest}: cannot undo {op.kind}: {why(exc)}")
+            u.errors.append(f"{op.dest}: cannot undo {op.kind}: {reason(exc)}")
     pathmap = None
     if not dry_run:
         pathmap = write_pathmap(journal, run_id, u.pathmap, "undo-pathmap.csv")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import AudioError
+from .errors import AudioError, reason
 from .records import Clip
 
 ANALYSIS_SR_HZ = 32000
@@ -29,15 +29,6 @@ _SHORT_DATA = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.M)
 def is_audio_path(path: Path) -> bool:
     """True for files with an audio extension that are not OS junk (AppleDouble `._x`)."""
     return path.suffix.lower() in AUDIO_EXTENSIONS and not path.name.startswith("._")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    reason = text[0] if text else type(exc).__name__
-    # soundfile prefixes messages with "Error opening '<path>': "; we name the file ourselves.
-    if reason.startswith("Error opening") and "': " in reason:
-        reason = reason.split("': ", 1)[1]
-    return reason
 
 
 def decode(path: Path, *, max_s: float = MAX_ANALYSIS_S, sr_hz: int = ANALYSIS_SR_HZ) -> Clip:
@@ -68,7 +59,7 @@ def decode(path: Path, *, max_s: float = MAX_ANALYSIS_S, sr_hz: int = ANALYSIS_S
     except AudioError:
         raise
     except Exception as exc:  # soundfile raises LibsndfileError, RuntimeError, ValueError...
-        raise AudioError(f"{path}: not readable audio: {_first_line(exc)}") from exc
+        raise AudioError(f"{path}: not readable audio: {reason(exc)}") from exc
     if data.size == 0:
         raise AudioError(f"{path}: no audio samples")
     if not np.all(np.isfinite(data)):
@@ -146,7 +137,7 @@ def stream(
     except OSError as exc:
         raise AudioError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     except Exception as exc:  # soundfile raises LibsndfileError, RuntimeError, ValueError...
-        raise AudioError(f"{path}: not readable audio: {_first_line(exc)}") from exc
+        raise AudioError(f"{path}: not readable audio: {reason(exc)}") from exc
     with f:
         source_sr = int(f.samplerate)
         resampler = (
@@ -160,7 +151,7 @@ def stream(
             try:
                 data = f.read(frames=frames, dtype="float32", always_2d=True)
             except Exception as exc:
-                raise AudioError(f"{path}: not readable audio: {_first_line(exc)}") from exc
+                raise AudioError(f"{path}: not readable audio: {reason(exc)}") from exc
             last = data.shape[0] < frames
             total += data.shape[0]
             if not np.all(np.isfinite(data)):

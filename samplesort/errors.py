@@ -40,3 +40,16 @@ class CorpusError(SampleSortError):
 
 class UsageError(SampleSortError):
     exit_code = ExitCode.USAGE
+
+
+def reason(exc: BaseException) -> str:
+    """`exc` in one line, for a message that names the file itself: an OS error by its
+    strerror (first letter lower-cased), else the first line of its message with soundfile's
+    "Error opening '<path>': " prefix dropped, else the exception type's name."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror[0].lower() + exc.strerror[1:]
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else type(exc).__name__
+    if text.startswith("Error opening") and "': " in text:
+        text = text.split("': ", 1)[1]
+    return text

@@ -38,10 +38,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from . import iff
+from .errors import reason
 from .fsops import fsync_dir
 from .iff import FormatError
 from .payload import id3v2_size, ogg_packets_equal, payload
-from .tags_fields import COMMENT_PREFIX, FIELD_KEYS, SampleTags, TagError, reason_of
+from .tags_fields import COMMENT_PREFIX, FIELD_KEYS, SampleTags, TagError
 from .tags_formats import edit_with_mutagen, read_fields, write_iff
 
 __all__ = [
@@ -139,7 +140,7 @@ def write_tags(path: Path, tags: SampleTags, *, preserve_mtime: bool = False) ->
     except FormatError as exc:
         raise TagError(str(exc)) from exc
     except Exception as exc:
-        raise TagError(f"{path}: not tagged: {reason_of(exc)}") from exc
+        raise TagError(f"{path}: not tagged: {reason(exc)}") from exc
     finally:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
@@ -160,7 +161,7 @@ def _kind(path: Path) -> str:
                 f.seek(id3v2_size(head))
                 return "flac" if f.read(4) == b"fLaC" else "mp3"
     except OSError as exc:
-        raise TagError(f"{path}: cannot read: {reason_of(exc)}") from exc
+        raise TagError(f"{path}: cannot read: {reason(exc)}") from exc
     for magic, kind in _MAGIC.items():
         if head.startswith(magic):
             return kind
@@ -185,7 +186,7 @@ def _check_writable(path: Path) -> os.stat_result:
         st = os.stat(path, follow_symlinks=False)
         folder = os.stat(path.parent)
     except OSError as exc:
-        raise TagError(f"{path}: cannot tag: {reason_of(exc)}") from exc
+        raise TagError(f"{path}: cannot tag: {reason(exc)}") from exc
     if stat.S_ISLNK(st.st_mode):
         raise TagError(f"{path}: is a symlink; tag the file it points to instead")
     if not stat.S_ISREG(st.st_mode):
@@ -233,12 +234,12 @@ def _decode_difference(a: Path, b: Path) -> str | None:
     try:
         fa = sf.SoundFile(str(a))
     except Exception as exc:
-        return f"not readable audio ({reason_of(exc)})"
+        return f"not readable audio ({reason(exc)})"
     try:
         fb = sf.SoundFile(str(b))
     except Exception as exc:
         fa.close()
-        return f"the tagged copy would not decode ({reason_of(exc)})"
+        return f"the tagged copy would not decode ({reason(exc)})"
     with fa, fb:
         shape_a = (fa.samplerate, fa.channels, fa.frames, fa.format, fa.subtype)
         shape_b = (fb.samplerate, fb.channels, fb.frames, fb.format, fb.subtype)

@@ -1,7 +1,7 @@
 """samplesort's tag fields: `SampleTags` and the strings it is written as (`FIELD_KEYS`, the
-`samplesort:` summary comment), and `TagError` with the one-line reason its messages give for
-any exception. Shared by `tags` (the public API and the write sequence) and `tags_formats` (the
-fields in each container).
+`samplesort:` summary comment), and `TagError` (its messages end with `errors.reason` of the
+underlying exception). Shared by `tags` (the public API and the write sequence) and
+`tags_formats` (the fields in each container).
 """
 
 from __future__ import annotations
@@ -56,14 +56,3 @@ class SampleTags:
         if self.labels:
             parts.append("labels=" + ",".join(self.labels))
         return f"{COMMENT_PREFIX} " + " ".join([*parts, f"version={self.version}"])
-
-
-def reason_of(exc: BaseException) -> str:
-    """What went wrong, in one line, for a `TagError` message (OS errors by their strerror)."""
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror.lower()
-    lines = str(exc).strip().splitlines()
-    reason = lines[0] if lines else type(exc).__name__
-    if reason.startswith("Error opening") and "': " in reason:  # soundfile names the file
-        reason = reason.split("': ", 1)[1]
-    return reason

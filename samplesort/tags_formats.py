@@ -36,9 +36,10 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from . import iff
+from .errors import reason
 from .iff import FormatError
 from .payload import leading_id3
-from .tags_fields import COMMENT_PREFIX, FIELD_KEYS, SampleTags, TagError, reason_of
+from .tags_fields import COMMENT_PREFIX, FIELD_KEYS, SampleTags, TagError
 
 
 def read_fields(path: Path, kind: str) -> dict[str, str]:
@@ -56,7 +57,7 @@ def read_fields(path: Path, kind: str) -> dict[str, str]:
     except FormatError as exc:
         raise TagError(str(exc)) from exc
     except Exception as exc:  # mutagen.MutagenError, OSError, struct.error, ...
-        raise TagError(f"{path}: cannot read tags: {reason_of(exc)}") from exc
+        raise TagError(f"{path}: cannot read tags: {reason(exc)}") from exc
 
 
 # --- WAV / AIFF (chunk work in iff.py) -------------------------------------------------------
@@ -128,8 +129,8 @@ def _load_id3(data: bytes | None, path: Path) -> Any:
     try:
         return ID3(io.BytesIO(data), load_v1=False, v2_version=4 if major == 4 else 3)
     except Exception as exc:
-        reason = reason_of(exc)
-        raise TagError(f"{path}: existing ID3 tag is unreadable ({reason}); not tagged") from exc
+        why = reason(exc)
+        raise TagError(f"{path}: existing ID3 tag is unreadable ({why}); not tagged") from exc
 
 
 def _edit_id3(id3: Any, tags: SampleTags, prev: dict[str, str]) -> Any:
@@ -205,14 +206,14 @@ def _open_vorbis(path: Path, kind: str, shown: Path) -> Any:
         try:
             return FLAC(path)
         except Exception as exc:
-            raise TagError(f"{shown}: not a readable FLAC file ({reason_of(exc)})") from exc
+            raise TagError(f"{shown}: not a readable FLAC file ({reason(exc)})") from exc
     from mutagen.oggvorbis import OggVorbis
 
     try:
         return OggVorbis(path)
     except Exception as exc:
         raise TagError(
-            f"{shown}: not Ogg Vorbis ({reason_of(exc)}); only Vorbis .ogg files are tagged"
+            f"{shown}: not Ogg Vorbis ({reason(exc)}); only Vorbis .ogg files are tagged"
         ) from exc
 
 
