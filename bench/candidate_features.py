@@ -58,7 +58,7 @@ def extra(x, sr):
     start = max(0, int(np.argmax(ax > peak * 10 ** (-50 / 20))) - int(0.002 * sr))
     x = x[start:] / peak
     P = F.power_spectrogram(x)
-    g = F._grid(sr)
+    g = F.grid(sr)
     fs = F.HOP / sr
     energy = P.sum(1)
     ip = int(np.argmax(energy))

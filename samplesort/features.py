@@ -33,18 +33,18 @@ from scipy import fft as scipy_fft
 
 from .records import Clip, FeatureVector
 from .spectral import (
-    _EPS,
     BAND_EDGES_HZ,
+    EPS,
     EQ3_EDGES_HZ,
     HOP,
     N_FFT,
     N_MEL_BANDS,
     N_MFCC,
     PITCH_N_FFT,
-    _dct_matrix,  # noqa: F401  (tests/test_features.py checks it against scipy from here)
-    _Grid,
-    _grid,
-    _hann,
+    Grid,
+    dct_matrix,  # noqa: F401  (tests/test_features.py checks it against scipy from here)
+    grid,
+    hann,
     mel_filterbank,
     power_spectrogram,
 )
@@ -142,12 +142,12 @@ def _slope(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def _db(x: np.ndarray | float) -> np.ndarray:
-    return 10.0 * np.log10(np.maximum(x, _EPS))
+    return 10.0 * np.log10(np.maximum(x, EPS))
 
 
 def _db1(x: float) -> float:
     """_db of one Python float (the scalar path, without numpy's call overhead)."""
-    return 10.0 * math.log10(max(x, _EPS))
+    return 10.0 * math.log10(max(x, EPS))
 
 
 # --- feature groups (each returns a list in the order of its name list) ------------------------
@@ -176,11 +176,11 @@ def _envelope(
         slope = -50.0 / max(frame_s, (tail_end - ip + 1) * frame_s)
     n_active = min(len(x), (last + 1) * HOP)
     xa = x[:n_active]
-    rms = math.sqrt(float((xa * xa).sum()) / n_active) if n_active else _EPS
-    crest = _db1(1.0 / max(rms, _EPS) ** 2)  # 20*log10(peak / rms); peak is 1
+    rms = math.sqrt(float((xa * xa).sum()) / n_active) if n_active else EPS
+    crest = _db1(1.0 / max(rms, EPS) ** 2)  # 20*log10(peak / rms); peak is 1
     energy = 10 ** (active / 10)
     t_frames = np.arange(len(active)) * frame_s
-    centroid_s = float((t_frames * energy).sum() / max(float(energy.sum()), _EPS))
+    centroid_s = float((t_frames * energy).sum() / max(float(energy.sum()), EPS))
     n = len(active)
     if n >= 3:  # np.array_split(active, 3): the first n % 3 parts take one more frame
         q, r = divmod(n, 3)
@@ -208,7 +208,7 @@ def _envelope(
     ]
 
 
-def _pitch(x: np.ndarray, *, sr_hz: int, peak_sample: int, grid: _Grid) -> list[float]:
+def _pitch(x: np.ndarray, *, sr_hz: int, peak_sample: int, grid: Grid) -> list[float]:
     """Strongest low peak (Hz) and its prominence (dB) in the 64 ms from the peak and in the
     128 ms after, their ratio, and the 30-500 Hz power centroid (Hz) of both."""
     n_early = int(0.064 * sr_hz)
@@ -219,7 +219,7 @@ def _pitch(x: np.ndarray, *, sr_hz: int, peak_sample: int, grid: _Grid) -> list[
     if segs:  # both zero-padded FFTs in one call (rfft(s, n=8192) pads the same way)
         buf = np.zeros((len(segs), PITCH_N_FFT), dtype=np.float32)
         for row, s in zip(buf, segs, strict=True):
-            np.multiply(s, _hann(s.size), out=row[: s.size])
+            np.multiply(s, hann(s.size), out=row[: s.size])
         spec = scipy_fft.rfft(buf, axis=1, overwrite_x=True)[:, grid.pitch_lo : grid.pitch_hi]
         found = [_peak_hz(c, grid) for c in spec]
     if early.size < 64:
@@ -230,7 +230,7 @@ def _pitch(x: np.ndarray, *, sr_hz: int, peak_sample: int, grid: _Grid) -> list[
     return [f_early, c_early, f_late, c_late, ratio, lc_early, lc_late]
 
 
-def _peak_hz(c: np.ndarray, grid: _Grid) -> tuple[float, float, float]:
+def _peak_hz(c: np.ndarray, grid: Grid) -> tuple[float, float, float]:
     """From the 30-1000 Hz bins `c` of a pitch FFT: the strongest spectral peak (Hz, refined
     by a parabola through the log powers), its prominence over the band median (dB), and the
     power centroid of 30-500 Hz (Hz)."""
@@ -239,7 +239,7 @@ def _peak_hz(c: np.ndarray, grid: _Grid) -> tuple[float, float, float]:
     lo = grid.pitch_lo
     k = int(np.argmax(band))
     if 0 < k < band.size - 1:
-        a, b, c3 = (math.log(v + _EPS) for v in band[k - 1 : k + 2].tolist())
+        a, b, c3 = (math.log(v + EPS) for v in band[k - 1 : k + 2].tolist())
         denom = a - 2 * b + c3
         offset = 0.5 * (a - c3) / denom if denom != 0 else 0.0
     else:
@@ -248,24 +248,24 @@ def _peak_hz(c: np.ndarray, grid: _Grid) -> tuple[float, float, float]:
     n = band.size
     part = np.partition(band, [(n - 1) // 2, n // 2])
     median = float(part[(n - 1) // 2] + part[n // 2]) / 2.0
-    conf = _db1(float(band[k])) - _db1(median + _EPS)
+    conf = _db1(float(band[k])) - _db1(median + EPS)
     n500 = grid.pitch_hi500 - lo
     low = band[:n500]
-    low_centroid = float(np.dot(freqs[lo : grid.pitch_hi500], low) / (low.sum() + _EPS))
+    low_centroid = float(np.dot(freqs[lo : grid.pitch_hi500], low) / (low.sum() + EPS))
     return f0, conf, low_centroid
 
 
-def _shape_rows(P: np.ndarray, row_sum: np.ndarray, logp: np.ndarray, g: _Grid) -> np.ndarray:
+def _shape_rows(P: np.ndarray, row_sum: np.ndarray, logp: np.ndarray, g: Grid) -> np.ndarray:
     """Per frame: centroid (Hz), bandwidth (Hz), 85 % rolloff (Hz), flatness, peakiness (dB)
     -> (5, frames). `row_sum` is P.sum(axis=1) and `logp` is log(P + eps)."""
     out = np.empty((5, P.shape[0]), dtype=np.float32)
     centroid, bandwidth, rolloff, flatness, peakiness = out
-    total = row_sum + _EPS
+    total = row_sum + EPS
     np.divide(P @ g.freqs, total, out=centroid)
     np.sqrt(np.maximum((P @ g.freqs_sq) / total - centroid**2, 0.0), out=bandwidth)
     cum = np.cumsum(P, axis=1)
     rolloff[:] = g.freqs[np.argmax(cum >= 0.85 * cum[:, -1:], axis=1)]
-    mean = row_sum / P.shape[1] + _EPS
+    mean = row_sum / P.shape[1] + EPS
     np.divide(np.exp(logp.sum(axis=1) / P.shape[1]), mean, out=flatness)
     peakiness[:] = _db(P.max(axis=1) / mean)
     return out
@@ -285,7 +285,7 @@ def _stability(mag: np.ndarray, sq_sum: np.ndarray, lag: int = 4) -> float:
     if mag.shape[0] <= lag:
         return 1.0
     num = (mag[:-lag] * mag[lag:]).sum(axis=1)
-    den = np.sqrt(sq_sum[:-lag] * sq_sum[lag:]) + _EPS
+    den = np.sqrt(sq_sum[:-lag] * sq_sum[lag:]) + EPS
     return float((num / den).sum()) / num.size
 
 
@@ -296,7 +296,7 @@ def _flux(mag: np.ndarray, row_sum: np.ndarray) -> float:
         return 0.0
     d = np.subtract(mag[1:], mag[:-1])
     d = np.maximum(d, 0.0, out=d).sum(axis=1)
-    return float((d / (row_sum[1:] + _EPS)).sum()) / d.size
+    return float((d / (row_sum[1:] + EPS)).sum()) / d.size
 
 
 def _partials(late_mean_db: np.ndarray) -> tuple[float, float]:
@@ -318,12 +318,12 @@ def _band_flatness(P: np.ndarray, logp: np.ndarray, a: int, b: int) -> float:
     if sub.size == 0:
         return 0.0
     power = sub.sum(axis=1)
-    flat = np.exp(logp[:, a:b].sum(axis=1) / sub.shape[1]) / (power / sub.shape[1] + _EPS)
+    flat = np.exp(logp[:, a:b].sum(axis=1) / sub.shape[1]) / (power / sub.shape[1] + EPS)
     w = power.sum()
     return float((flat * power).sum() / w) if w > 0 else float(flat.sum()) / flat.size
 
 
-def _slope_db_per_oct(mean_db: np.ndarray, g: _Grid) -> float:
+def _slope_db_per_oct(mean_db: np.ndarray, g: Grid) -> float:
     """Slope (dB per octave) of a mean log spectrum against log2 frequency (100 Hz - 12 kHz)."""
     if g.k12k - g.k100 < 2 or g.slope_den <= 0:
         return 0.0
@@ -332,17 +332,17 @@ def _slope_db_per_oct(mean_db: np.ndarray, g: _Grid) -> float:
 
 
 def _attack(
-    P: np.ndarray, energy: np.ndarray, e_early: np.ndarray, *, ip: int, g: _Grid
+    P: np.ndarray, energy: np.ndarray, e_early: np.ndarray, *, ip: int, g: Grid
 ) -> list[float]:
     """The hit itself: centroid (Hz) and > 5 kHz share (dB) of the onset-to-peak frames (at
     least two), energy of the first 3 frames (~24 ms) over the next 9 (dB), and < 100 Hz over
     100-300 Hz early (dB). `energy` is P.sum(axis=1), `e_early` the early frames' sum."""
     e_att = P[: max(ip + 1, 2)].sum(axis=0)
     tot_att = float(e_att.sum())
-    centroid = float(np.dot(g.freqs, e_att)) / (tot_att + _EPS)
-    high_share = _db1(float(e_att[g.k5k :].sum()) / (tot_att + _EPS))
-    transient = _db1(float(energy[:3].sum()) / (float(energy[3:12].sum()) + _EPS))
-    sub = _db1(float(e_early[: g.k100].sum()) / (float(e_early[g.k100 : g.k300].sum()) + _EPS))
+    centroid = float(np.dot(g.freqs, e_att)) / (tot_att + EPS)
+    high_share = _db1(float(e_att[g.k5k :].sum()) / (tot_att + EPS))
+    transient = _db1(float(energy[:3].sum()) / (float(energy[3:12].sum()) + EPS))
+    sub = _db1(float(e_early[: g.k100].sum()) / (float(e_early[g.k100 : g.k300].sum()) + EPS))
     return [
         centroid,
         max(high_share, -100.0),
@@ -358,14 +358,14 @@ def _zcr(sign: np.ndarray, n: int) -> float:
     return np.count_nonzero(sign[1:n] != sign[: n - 1]) / (n - 1)
 
 
-def _bands(P: np.ndarray, g: _Grid, *, last: int, tot_active: float, frame_s: float) -> list[float]:
+def _bands(P: np.ndarray, g: Grid, *, last: int, tot_active: float, frame_s: float) -> list[float]:
     """Per band of BAND_EDGES_HZ: share of the active energy (dB), decay to -20 dB under the
     band's own peak (s), and the band's level 150 and 500 ms after that peak (dB)."""
     env = np.ascontiguousarray((P @ g.bands.T).T)  # (bands, frames)
     n_bands, n_frames = env.shape
     rows = np.arange(n_bands)
     bp = np.argmax(env, axis=1)
-    e_db = _db(env / (env[rows, bp] + _EPS)[:, None])
+    e_db = _db(env / (env[rows, bp] + EPS)[:, None])
     above = (e_db > -20.0) & (np.arange(n_frames) >= bp[:, None])
     last_above = n_frames - 1 - np.argmax(above[:, ::-1], axis=1)
     decay = np.where(above.any(axis=1), (last_above - bp) * frame_s, 0.0)
@@ -392,11 +392,11 @@ def describe(x: np.ndarray, *, sr_hz: int, file_duration_s: float | None = None)
     peak_sample = int(np.argmax(ax[start:]))  # dividing by the peak keeps the first maximum
     x = x[start:] / peak
     file_duration_s = x.size / sr_hz if file_duration_s is None else file_duration_s
-    g = _grid(sr_hz)
+    g = grid(sr_hz)
 
     P = power_spectrogram(x)
     energy = P.sum(axis=1)
-    env_db = _db(energy / max(float(energy.max()), _EPS))
+    env_db = _db(energy / max(float(energy.max()), EPS))
     ip = int(np.argmax(energy))
     above = np.nonzero(env_db > ACTIVE_FLOOR_DB)[0]
     last = int(above[-1]) if above.size else ip
@@ -416,17 +416,17 @@ def describe(x: np.ndarray, *, sr_hz: int, file_duration_s: float | None = None)
     early = span[:n_e]
     late_lo, late_hi = (n_e, n_e + n_l) if n_l > 0 else (0, n_e)  # no late frames: use early
     late = span[late_lo:late_hi]
-    tot_active = float(active.sum()) + _EPS
+    tot_active = float(active.sum()) + EPS
 
     e_early, e_late = early.sum(axis=0), late.sum(axis=0)
     eq_early, eq_late = g.eq3 @ e_early, g.eq3 @ e_late
-    high_early = _db1(float(eq_early[2]) / (float(eq_early.sum()) + _EPS))
-    high_late = _db1(float(eq_late[2]) / (float(eq_late.sum()) + _EPS))
+    high_early = _db1(float(eq_early[2]) / (float(eq_early.sum()) + EPS))
+    high_late = _db1(float(eq_late[2]) / (float(eq_late.sum()) + EPS))
     values += [*_db((g.eq3 @ active.sum(axis=0)) / tot_active).tolist(), high_late - high_early]
     values += _bands(P, g, last=last, tot_active=tot_active, frame_s=frame_s)
 
     used = span[:late_hi]
-    logp = np.add(used, _EPS)
+    logp = np.add(used, EPS)
     np.log(logp, out=logp)
     shape = _shape_rows(used, span_sum[:late_hi], logp, g)
     values += _weighted_means(shape[:, :n_e], span_sum[:n_e])
@@ -467,7 +467,7 @@ def describe(x: np.ndarray, *, sr_hz: int, file_duration_s: float | None = None)
 
     for mean in (early_mean, late_mean):
         m = g.mel20 @ mean
-        values += np.maximum(_db(m / (m.sum() + _EPS)), -100.0).tolist()
+        values += np.maximum(_db(m / (m.sum() + EPS)), -100.0).tolist()
 
     log_mel = _db(active @ g.mel40.T)  # (frames, 40)
     values += (log_mel @ g.dct.T).mean(axis=0).tolist()

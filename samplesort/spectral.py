@@ -4,7 +4,7 @@ Owns the analysis geometry `features.describe` (and `segments`' onset detector) 
 power spectrogram (`power_spectrogram`, one STFT per clip, its input buffer reused per thread),
 the Hann windows, the Slaney mel filterbank and the orthonormal DCT-II (written out, equal to
 librosa's / scipy's, because importing librosa costs about two seconds per process), and
-`_grid(sr_hz)`: everything about the spectrum that depends only on the sample rate (bin
+`grid(sr_hz)`: everything about the spectrum that depends only on the sample rate (bin
 frequencies, band matrices, filterbanks, bin indices, pitch-FFT bins), built once per rate.
 
 The constants here (FFT sizes, hop, band edges, mel / MFCC counts) are parameters of the
@@ -27,7 +27,7 @@ BAND_EDGES_HZ = (20.0, 150.0, 400.0, 1000.0, 2500.0, 6000.0, 16000.0)
 N_MEL_BANDS = 20
 N_MFCC = 6
 PITCH_N_FFT = 8192  # zero-padded FFT of the pitch windows (3.9 Hz bins at 32 kHz)
-_EPS = 1e-12
+EPS = 1e-12
 
 
 # --- filterbanks ------------------------------------------------------------------------------
@@ -39,7 +39,7 @@ def _hz_to_mel(f_hz: np.ndarray) -> np.ndarray:
     mel = f / (200.0 / 3)
     log_region = f >= 1000.0
     mel = np.where(
-        log_region, 15.0 + np.log(np.maximum(f, _EPS) / 1000.0) / (np.log(6.4) / 27.0), mel
+        log_region, 15.0 + np.log(np.maximum(f, EPS) / 1000.0) / (np.log(6.4) / 27.0), mel
     )
     return mel
 
@@ -71,7 +71,7 @@ def mel_filterbank(
 
 
 @lru_cache(maxsize=4)
-def _dct_matrix(n_in: int, n_out: int) -> np.ndarray:
+def dct_matrix(n_in: int, n_out: int) -> np.ndarray:
     """Orthonormal DCT-II basis (n_out, n_in), as scipy.fft.dct(type=2, norm='ortho')."""
     k = np.arange(n_out)[:, None]
     n = np.arange(n_in)[None, :]
@@ -86,7 +86,7 @@ def _window(n: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=64)
-def _hann(n: int) -> np.ndarray:
+def hann(n: int) -> np.ndarray:
     return np.hanning(n).astype(np.float32)
 
 
@@ -99,7 +99,7 @@ def _rfftfreq(n_fft: int, sr_hz: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class _Grid:
+class Grid:
     """What `describe` needs that depends only on the sample rate, built once per rate."""
 
     freqs: np.ndarray  # STFT bin frequencies, Hz (float32)
@@ -124,14 +124,14 @@ class _Grid:
 
 
 @lru_cache(maxsize=8)
-def _grid(sr_hz: int) -> _Grid:
+def grid(sr_hz: int) -> Grid:
     freqs = _rfftfreq(N_FFT, sr_hz).astype(np.float32)
     ks = [int(np.searchsorted(freqs, f)) for f in (100.0, 300.0, 1000.0, 4000.0, 5000.0, 12000.0)]
     log2f = np.log2(freqs[ks[0] : ks[5]]).astype(np.float64)
     xc = log2f - log2f.mean()
     pf = _rfftfreq(PITCH_N_FFT, sr_hz)
     lo, hi, hi500 = (int(np.searchsorted(pf, f)) for f in (30.0, 1000.0, 500.0))
-    return _Grid(
+    return Grid(
         freqs=freqs,
         freqs_sq=freqs**2,
         eq3=_band_matrix(freqs, (0.0, *EQ3_EDGES_HZ, sr_hz / 2 + 1)),
@@ -146,7 +146,7 @@ def _grid(sr_hz: int) -> _Grid:
         slope_den=float(np.dot(xc, xc)),
         mel20=mel_filterbank(sr_hz=sr_hz, n_fft=N_FFT, n_mels=N_MEL_BANDS),
         mel40=mel_filterbank(sr_hz=sr_hz, n_fft=N_FFT, n_mels=40),
-        dct=np.ascontiguousarray(_dct_matrix(40, N_MFCC + 1)[1:]),
+        dct=np.ascontiguousarray(dct_matrix(40, N_MFCC + 1)[1:]),
         pitch_freqs=pf,
         pitch_lo=lo,
         pitch_hi=hi,
