@@ -99,7 +99,6 @@ def _why(model: object, wavs: list[Path]) -> None:
         truth = trackeval.read_truth(wav.with_suffix(".csv"))
         t = transcribe.transcribe_file(wav, model)
         hits = [(h.time_s, {group(lab) for lab in h.labels}) for h in t.hits]
-        times = np.array([h[0] for h in hits])
         clip = audio.decode(wav, max_s=3600)
         hop_s = seg.HOP / clip.sr_hz
         xp = np.concatenate([np.zeros(seg.LEAD_HOPS * seg.HOP, np.float32), clip.samples])
@@ -127,7 +126,6 @@ def _why(model: object, wavs: list[Path]) -> None:
                 real = sorted({group(x) for tt, x in truth if abs(tt - time_s) <= 0.05})
                 if lab not in real:
                     false[f"{lab} where the truth is {'+'.join(real) or 'nothing'}"] += 1
-        del times
     print("hats missed:")
     for k, v in missed.most_common():
         print(f"  {v:4d}  {k}")

@@ -58,12 +58,20 @@ def fit_trees(
     however many velocity layers or augmented copies it has."""
     weights = None
     if groups is not None:
-        keys = np.char.add(np.char.add(groups.astype(str), "\x00"), y.astype(str))
-        _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
-        weights = 1.0 / counts[inverse]
-        weights *= weights.size / weights.sum()
+        weights = balanced_weights(
+            np.char.add(np.char.add(groups.astype(str), "\x00"), y.astype(str))
+        )
     Y = np.stack([y == label for label in labels], axis=1)
     return fit_columns(X, Y, weights, algorithm, seed, n_trees, n_jobs)
+
+
+def balanced_weights(keys: np.ndarray) -> np.ndarray:
+    """Row weights under which every distinct key (a kit, or a kit's drum) weighs the same in
+    total however many rows it has; they average 1."""
+    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    weights = 1.0 / counts[inverse]
+    weights *= weights.size / weights.sum()
+    return weights
 
 
 def fit_columns(

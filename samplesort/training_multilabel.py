@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .model import TreeArrays
-from .training_fit import DEFAULT_TREES, fit_columns
+from .training_fit import DEFAULT_TREES, balanced_weights, fit_columns
 
 
 def fit_trees_multilabel(
@@ -29,11 +29,7 @@ def fit_trees_multilabel(
     """One binary estimator per column of the boolean matrix `Y` (n_rows, len(labels)): a row
     can be positive for several labels, or for none. With `groups`, every group (kit) weighs
     the same in total however many rows it has. `max_leaf_nodes` bounds each tree's size."""
-    weights = None
-    if groups is not None:
-        _, inverse, counts = np.unique(groups.astype(str), return_inverse=True, return_counts=True)
-        weights = 1.0 / counts[inverse]
-        weights *= weights.size / weights.sum()
+    weights = None if groups is None else balanced_weights(groups.astype(str))
     return fit_columns(
         X, Y[:, : len(labels)], weights, algorithm, seed, n_trees, n_jobs, max_leaf_nodes
     )
