@@ -61,28 +61,34 @@ def _scan_progress(enabled: bool) -> Iterator[tuple[Any, Any]]:
         TextColumn("[red]{task.fields[errors]}"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=stderr(), transient=True) as prog:
+    # No refresh thread (auto_refresh=False): the scan forks its workers only while this
+    # process has a single thread, so the bar is redrawn from the callbacks, 10 times a second.
+    with Progress(*columns, console=stderr(), transient=True, auto_refresh=False) as prog:
         task = prog.add_task("scan", total=None, errors="", rate="")
         errors = done = 0
-        start = time.perf_counter()
+        start = drawn = time.perf_counter()
 
         def on_plan(plan: Any) -> None:
             nonlocal start
             start = time.perf_counter()
-            prog.update(task, total=len(plan.todo))
+            prog.update(task, total=len(plan.todo), refresh=True)
 
         def advance(n: int, e: int) -> None:
             # Results arrive in bursts of a worker batch: average over the whole run.
-            nonlocal errors, done
+            nonlocal errors, done, drawn
             errors += e
             done += n
-            rate = done / max(time.perf_counter() - start, 1e-3)
+            now = time.perf_counter()
+            rate = done / max(now - start, 1e-3)
             prog.update(
                 task,
                 advance=n,
                 errors=f"{errors} error{'s' if errors != 1 else ''}" if errors else "",
                 rate=f"{rate:.0f} files/s",
+                refresh=now - drawn >= 0.1,
             )
+            if now - drawn >= 0.1:
+                drawn = now
 
         yield on_plan, advance
 

@@ -119,6 +119,23 @@ def parallel_backend(backend: str, *, jobs: int | None, scheduler: str | None) -
         client.close()
 
 
+@contextmanager
+def _analysed(
+    paths: list[Path], *, backend: str, jobs: int | None, scheduler: str | None
+) -> Iterator[Iterator[FileResult]]:
+    """`pipeline.analyse_many` of `paths` on the backend: loky = forked workers where that is
+    safe (`pipeline.analysis_pool`), else joblib's loky processes; dask = the Dask cluster."""
+    with parallel_backend(backend, jobs=jobs, scheduler=scheduler) as n_jobs:
+        pool = None
+        if backend == "loky" and len(paths) > pipeline.BATCH:
+            pool = pipeline.analysis_pool(n_jobs)
+        try:
+            yield pipeline.analyse_many(paths, jobs=n_jobs, pool=pool)
+        finally:
+            if pool is not None:
+                pool.close()
+
+
 def _record(p: Pending, r: FileResult, pred: object | None, model_id: str) -> Record:
     from .records import Prediction
 
@@ -187,7 +204,11 @@ def run_scan(
     buffer: list[tuple[Pending, FileResult]] = []
 
     def flush() -> None:
-        assert model is not None
+        nonlocal model
+        if model is None:  # loaded once the workers are busy, not before they start
+            from .model import load_default
+
+            model = load_default()
         ok = [r for _, r in buffer if r.features is not None and r.error is None]
         preds = iter(())
         if ok:
@@ -224,12 +245,8 @@ def run_scan(
     interrupted = False
     try:
         if plan.todo:
-            if model is None:
-                from .model import load_default
-
-                model = load_default()
-            with parallel_backend(backend, jobs=jobs, scheduler=scheduler) as n_jobs:
-                results = pipeline.analyse_many([p.path for p in plan.todo], jobs=n_jobs)
+            paths = [p.path for p in plan.todo]
+            with _analysed(paths, backend=backend, jobs=jobs, scheduler=scheduler) as results:
                 for p, r in zip(plan.todo, results, strict=True):
                     buffer.append((p, r))
                     if progress:

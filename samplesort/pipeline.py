@@ -18,6 +18,7 @@ from .records import FileResult
 
 if TYPE_CHECKING:
     from .model import ModelBundle
+    from .workers import ForkPool
 
 Progress = Callable[[int], None]
 JUNK_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
@@ -121,26 +122,68 @@ def _batches(items: Sequence[Path], size: int) -> Iterator[Sequence[Path]]:
         yield items[i : i + size]
 
 
-def analyse_many(
-    paths: Sequence[Path], *, jobs: int = 1, progress: Progress | None = None
-) -> Iterator[FileResult]:
-    """FileResults in input order, computed in `jobs` processes, streamed batch by batch."""
-    if jobs == 1 or len(paths) <= BATCH:
-        for p in paths:
-            r = analyse(p)
-            if progress:
-                progress(1)
-            yield r
-        return
-    pin_blas_threads()
-    from joblib import Parallel, delayed
+def analysis_pool(jobs: int) -> ForkPool[Sequence[Path], list[FileResult]] | None:
+    """`jobs` forked processes for `analyse_many(pool=...)`, started now, or None where forking
+    is not safe (another thread runs, not Linux) or not worth it (one job): `analyse_many` then
+    uses joblib. Imports and caches the analysis needs are warmed here first, once, so every
+    worker inherits them. Close the pool when done (it is a context manager)."""
+    from . import workers
 
-    parallel = Parallel(n_jobs=jobs, return_as="generator", batch_size=1)
-    for batch in parallel(delayed(_analyse_batch)(b) for b in _batches(paths, TASK_FILES)):
+    if jobs <= 1 or not workers.fork_safe():
+        return None
+    pin_blas_threads()
+    _warm_up()
+    return workers.ForkPool(_analyse_batch, jobs)
+
+
+def _warm_up() -> None:
+    """Load what the first analysis would load (codec libraries, resampler, analysis grid, FFT
+    plans), so forked workers start warm."""
+    import soundfile  # noqa: F401
+    import threadpoolctl  # noqa: F401
+
+    t = np.arange(int(0.05 * 44100), dtype=np.float32) / 44100
+    x = (np.sin(2 * np.pi * 200 * t) * np.exp(-t * 40)).astype(np.float32)
+    features.extract(audio.clip_from_array(x, 44100))
+
+
+def analyse_many(
+    paths: Sequence[Path],
+    *,
+    jobs: int = 1,
+    progress: Progress | None = None,
+    pool: ForkPool[Sequence[Path], list[FileResult]] | None = None,
+) -> Iterator[FileResult]:
+    """FileResults in input order, streamed batch by batch: computed in `pool` (see
+    `analysis_pool`) if given, else in `jobs` joblib processes (the active joblib backend:
+    loky, or Dask inside `parallel_config(backend="dask")`), else here with one BLAS thread."""
+    if pool is not None:
+        batches = pool.imap(_batches(paths, TASK_FILES))
+    elif jobs == 1 or len(paths) <= BATCH:
+        yield from _analyse_here(paths, progress)
+        return
+    else:
+        pin_blas_threads()
+        from joblib import Parallel, delayed
+
+        parallel = Parallel(n_jobs=jobs, return_as="generator", batch_size=1)
+        batches = parallel(delayed(_analyse_batch)(b) for b in _batches(paths, TASK_FILES))
+    for batch in batches:
         for r in batch:
             if progress:
                 progress(1)
             yield r
+
+
+def _analyse_here(paths: Sequence[Path], progress: Progress | None) -> Iterator[FileResult]:
+    from .workers import one_blas_thread
+
+    for p in paths:
+        with one_blas_thread():
+            r = analyse(p)
+        if progress:
+            progress(1)
+        yield r
 
 
 def resolve_jobs(jobs: int | None) -> int:

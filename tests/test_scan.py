@@ -113,8 +113,9 @@ def test_deleted_file_restored_unchanged_is_not_decoded(tmp_path: Path, model: M
         assert list(cat.entries(parse(["missing"]))) == []
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
 def test_interrupted_scan_keeps_committed_batches_and_resumes(
-    tmp_path: Path, model: ModelBundle
+    tmp_path: Path, model: ModelBundle, jobs: int
 ) -> None:
     lib = tmp_path / "lib"
     make_library(lib, 150, seconds=0.1)
@@ -127,7 +128,7 @@ def test_interrupted_scan_keeps_committed_batches_and_resumes(
             raise KeyboardInterrupt
 
     with Catalog.open(tmp_path / "c.sqlite3") as cat:
-        r = library.scan(lib, cat, model, jobs=1, progress=ctrl_c_after_100)
+        r = library.scan(lib, cat, model, jobs=jobs, progress=ctrl_c_after_100)
         assert r.interrupted and r.status == "interrupted"
         assert r.counts["analysed"] == 100  # one full batch of 64 + the 36 analysed when stopped
         assert cat.conn.execute("SELECT count(*) FROM files").fetchone()[0] == 100

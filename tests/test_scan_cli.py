@@ -223,6 +223,82 @@ def test_kill_9_mid_scan_then_resume(tmp_path: Path) -> None:
     assert _count(cat) == n
 
 
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    if int(fh.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        kids.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                continue
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers are forked on Linux")
+def test_scan_in_forked_workers_equals_scan_in_one_process(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    make_library(lib, 100, seconds=0.1)
+    (lib / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    rows = {}
+    for jobs in ("1", "2"):
+        cat = tmp_path / f"c{jobs}.sqlite3"
+        proc = subprocess.run(
+            [*CLI, "scan", str(lib), "--catalog", str(cat), "--jobs", jobs, "--json"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 3, proc.stderr
+        assert json.loads(proc.stdout)["counts"]["analysed"] == 100
+        with sqlite3.connect(cat) as conn:
+            rows[jobs] = conn.execute(
+                "SELECT path, size, content_hash, duration_s, features, label, confidence, "
+                "labels, scores, error FROM files ORDER BY path"
+            ).fetchall()
+    assert len(rows["2"]) == 101 and rows["2"] == rows["1"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers are forked on Linux")
+def test_kill_9_mid_scan_leaves_no_worker_behind(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    make_library(lib, 400, seconds=0.1)
+    cat = tmp_path / "c.sqlite3"
+    proc = subprocess.Popen(
+        [*CLI, "scan", str(lib), "--catalog", str(cat), "--jobs", "2", "--json"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while _count(cat) < 64 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    kids = _children(proc.pid)
+    cmdlines = set()
+    for pid in (proc.pid, *kids):
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            cmdlines.add(fh.read())
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert len(kids) == 2
+    assert len(cmdlines) == 1  # forked workers (the parent's command line), not spawned ones
+    deadline = time.monotonic() + 10
+    while any(_alive(k) for k in kids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(k) for k in kids)
+    with sqlite3.connect(cat) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("SELECT count(*) FROM files WHERE label IS NULL").fetchone() == (0,)
+
+
 def test_two_scans_at_once_on_one_catalog(tmp_path: Path) -> None:
     lib = tmp_path / "lib"
     make_library(lib, 90, seconds=0.1)
