@@ -202,6 +202,10 @@ def run_scan(
         catalog.record(plan.failures, path_exists=os.path.lexists)
         errors.extend((r.path, r.error or "") for r in plan.failures)
     buffer: list[tuple[Pending, FileResult]] = []
+    from .model import COMPILED_RUN_FROM
+
+    # The numba tree walk costs ~1 s of CPU to start: worth it only for a large scan.
+    compiled = None if len(plan.todo) >= COMPILED_RUN_FROM else False
 
     def flush() -> None:
         nonlocal model
@@ -213,7 +217,7 @@ def run_scan(
         preds = iter(())
         if ok:
             X = np.stack([r.features.values for r in ok if r.features is not None])
-            S = model.scores(X, schema_version=FEATURE_SCHEMA_VERSION)
+            S = model.scores(X, schema_version=FEATURE_SCHEMA_VERSION, compiled=compiled)
             preds = iter([decide(row, model.labels, model.thresholds) for row in S])
         records: list[Record] = []
         kept: list[Pending] = []

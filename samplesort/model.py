@@ -27,6 +27,10 @@ MODEL_FORMAT = "samplesort-trees"
 MODEL_FORMAT_VERSION = 1
 _CHUNK = 256  # rows per numpy prediction step
 _COMPILED_FROM = 48  # batches this large use the numba kernel (compiled once, cached on disk)
+# Rows a whole run scores from which the numba kernel is worth its start-up in a process
+# (import + loading the cached kernel, ~1 s of CPU): the numpy walk costs ~0.9 ms per row, the
+# kernel ~0.25 ms, so below this many rows the numpy walk finishes first.
+COMPILED_RUN_FROM = 1500
 
 
 @lru_cache(maxsize=1)
@@ -76,11 +80,17 @@ class TreeArrays:
     roots: np.ndarray
     tree_class: np.ndarray
 
-    def predict_proba(self, X: np.ndarray, n_classes: int) -> np.ndarray:
+    def predict_proba(
+        self, X: np.ndarray, n_classes: int, *, compiled: bool | None = None
+    ) -> np.ndarray:
         """Per-class probability, shape (n_samples, n_classes): the mean of that class's trees.
-        Rows go in chunks so memory stays bounded however many are asked for."""
+        Rows go in chunks so memory stays bounded however many are asked for. `compiled`:
+        whether to walk with the numba kernel (True) or numpy (False), same results; None =
+        the kernel for batches of `_COMPILED_FROM` rows or more."""
         X = np.atleast_2d(np.asarray(X, dtype=np.float32))
-        if X.shape[0] >= _COMPILED_FROM:
+        if compiled is None:
+            compiled = X.shape[0] >= _COMPILED_FROM
+        if compiled:
             walk = _compiled_walk()
             if walk is not None:
                 leaf = walk(X, self.roots, self.feature, self.threshold, self.left, self.right)
@@ -88,7 +98,7 @@ class TreeArrays:
         if X.shape[0] > _CHUNK:
             return np.vstack(
                 [
-                    self.predict_proba(X[i : i + _CHUNK], n_classes)
+                    self.predict_proba(X[i : i + _CHUNK], n_classes, compiled=False)
                     for i in range(0, X.shape[0], _CHUNK)
                 ]
             )
@@ -163,8 +173,15 @@ class ModelBundle:
     def model_id(self) -> str:
         return str(self.meta.get("model_id", "unnamed"))
 
-    def scores(self, X: np.ndarray, *, schema_version: int = FEATURE_SCHEMA_VERSION) -> np.ndarray:
-        """One-vs-rest scores (n_samples, n_labels) for feature rows of `schema_version`."""
+    def scores(
+        self,
+        X: np.ndarray,
+        *,
+        schema_version: int = FEATURE_SCHEMA_VERSION,
+        compiled: bool | None = None,
+    ) -> np.ndarray:
+        """One-vs-rest scores (n_samples, n_labels) for feature rows of `schema_version`;
+        `compiled` as in `TreeArrays.predict_proba`."""
         if schema_version != self.schema_version:
             raise SchemaMismatch(
                 f"features use schema {schema_version} but the model expects schema "
@@ -175,7 +192,7 @@ class ModelBundle:
             raise SchemaMismatch(
                 f"got {X.shape[1]} features, the model expects {len(self.feature_names)}"
             )
-        return self.trees.predict_proba(X, len(self.labels))
+        return self.trees.predict_proba(X, len(self.labels), compiled=compiled)
 
     def save(self, path: Path) -> None:
         path = Path(path)

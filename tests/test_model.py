@@ -59,6 +59,14 @@ def test_exported_trees_match_sklearn_predict_proba() -> None:
         )
 
 
+def test_numpy_and_compiled_walks_of_the_bundled_model_agree_exactly() -> None:
+    model = M.load_default()
+    X = np.random.default_rng(7).standard_normal((300, len(model.feature_names)))
+    X = X.astype(np.float32) * 3
+    np.testing.assert_array_equal(model.scores(X, compiled=False), model.scores(X, compiled=True))
+    np.testing.assert_array_equal(model.scores(X[:64], compiled=False), model.scores(X[:64]))
+
+
 @pytest.mark.parametrize("algorithm", ["forest", "tree"])
 def test_train_save_load_predict_round_trip(tmp_path: Path, algorithm: str) -> None:
     ts = _toy_set()
