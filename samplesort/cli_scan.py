@@ -198,6 +198,9 @@ def scan(
     analysed so far, and the next scan continues. Never changes an audio file. Exit status: 0 ok,
     3 some files failed (each listed), 1 fatal, 130 interrupted.
     """
+    from .workers import pin_blas_threads
+
+    pin_blas_threads()  # before numpy loads: the scan's BLAS work is small, in every process
     from . import library, render
 
     err = render.stderr()

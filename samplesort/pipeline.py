@@ -15,6 +15,7 @@ import numpy as np
 from . import audio, features
 from .errors import SampleSortError, UsageError
 from .records import FileResult
+from .workers import pin_blas_threads
 
 if TYPE_CHECKING:
     from .model import ModelBundle
@@ -25,12 +26,6 @@ JUNK_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 JUNK_DIRS = frozenset({"__MACOSX", ".git", ".Trash", "$RECYCLE.BIN"})
 BATCH = 64
 TASK_FILES = 32  # files per worker task: small enough to balance the two cores at the end
-
-
-def pin_blas_threads() -> None:
-    """One BLAS/OpenMP thread per process: worker processes oversubscribed the cores 4x."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
 
 
 @dataclass(frozen=True)
