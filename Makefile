@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 DATA    ?= work-data
 STAMP   := $(VENV)/.installed
 
-.PHONY: install demo test lint bench corpus corpus-drumsynth model evaluate clean
+.PHONY: install demo test lint bench corpus corpus-drumsynth corpus-soundfont model evaluate clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -45,12 +45,20 @@ corpus: $(STAMP) packages
 
 ## model: rebuild the bundled default model, reproducibly
 model: corpus
-	$(BIN)/samplesort train $(DATA)/corpus --out samplesort/models/default.npz --algorithm extra --augment 4 --trees 200 --seed 0 || test $$? -eq 3  # 3: some corpus files unreadable (reported)
+	$(BIN)/samplesort train $(DATA)/corpus --out samplesort/models/default.npz --algorithm extra --augment 8 --trees 200 --seed 0 || test $$? -eq 3  # 3: some corpus files unreadable (reported)
 
 ## corpus-drumsynth: LMMS's DrumSynth presets rendered into the corpus (opt-in: not used by
 ## `make model`; see README for what it measured)
 corpus-drumsynth: corpus
 	$(BIN)/samplesort corpus drumsynth /usr/share/lmms/samples/drumsynth $(DATA)/corpus-drumsynth
+
+## corpus-soundfont: the drum kits of Debian's General MIDI soundfonts rendered by fluidsynth,
+## a cross-source check set (never trained on; see README "What generalises")
+corpus-soundfont: $(STAMP)
+	@if ! command -v fluidsynth >/dev/null || [ ! -f /usr/share/sounds/sf2/TimGM6mb.sf2 ]; then \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends fluidsynth \
+	  fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont; fi
+	$(BIN)/python -m bench.soundfonts $(DATA)/corpus-soundfont
 
 ## bench: quality (leave-one-kit-out) and speed figures
 bench: corpus

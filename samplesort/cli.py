@@ -118,7 +118,7 @@ def train(
         typer.Option(
             help="Augmented variants per training file (pitch, EQ, truncated tail, room, noise)."
         ),
-    ] = 4,
+    ] = 8,
     groups: Annotated[
         str,
         typer.Option(
@@ -204,7 +204,7 @@ def evaluate(
     algorithm: Annotated[str, typer.Option(help="forest or tree (cross-validation).")] = "forest",
     augment: Annotated[
         int, typer.Option(help="Augmented variants per training file (cross-validation).")
-    ] = 4,
+    ] = 8,
     trees: Annotated[int, typer.Option(help="Trees per class (cross-validation).")] = 300,
     seed: int = 0,
     plot: Annotated[

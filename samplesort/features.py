@@ -16,8 +16,10 @@ Groups of features (see `FEATURE_NAMES` for the exact order):
 * spectral shape, early (first 50 ms after the peak) and late (after): centroid, bandwidth,
   85 % rolloff, flatness, peakiness; spectral flux and frame-to-frame spectral stability; the
   number of stable partials standing out of the late spectrum;
-* zero-crossing rate; 20 mel-band energies early and late; MFCC 1-6 means (more MFCCs, and
-  their spreads, fitted the timbre of the training kits and lowered leave-one-kit-out F1).
+* zero-crossing rate; 20 mel-band energies of the late part; MFCC 1-6 means (more MFCCs, and
+  their spreads, fitted the timbre of the training kits and lowered leave-one-kit-out F1; the
+  same 20 mel bands of the early part did too, and scored kits from other sources worse:
+  schema 3 dropped them, see README "What generalises").
 
 The spectral front end (the STFT, windows, mel filterbank, DCT and the per-sample-rate bin grid)
 is `spectral.py`; its public names (`power_spectrogram`, `mel_filterbank`, `HOP`, ...) are also
@@ -61,7 +63,7 @@ __all__ = [
     "power_spectrogram",
 ]
 
-FEATURE_SCHEMA_VERSION = 2
+FEATURE_SCHEMA_VERSION = 3  # 3: the early mel bands dropped (2 had them)
 
 
 _ENVELOPE = [
@@ -116,7 +118,7 @@ _SHAPE = [
     "transient_db",
     "sub_vs_lowmid_early_db",
 ]
-_MEL = [f"mel{i:02d}_{when}_db" for when in ("early", "late") for i in range(N_MEL_BANDS)]
+_MEL = [f"mel{i:02d}_late_db" for i in range(N_MEL_BANDS)]
 _MFCC = [f"mfcc{i:02d}_mean" for i in range(1, N_MFCC + 1)]
 
 FEATURE_NAMES: tuple[str, ...] = tuple(_ENVELOPE + _PITCH + _EQ3 + _BANDS + _SHAPE + _MEL + _MFCC)
@@ -207,9 +209,8 @@ def describe(x: np.ndarray, *, sr_hz: int, file_duration_s: float | None = None)
         *fg.attack(P, energy, e_early, ip=ip, g=g),
     ]
 
-    for mean in (early_mean, late_mean):
-        m = g.mel20 @ mean
-        values += np.maximum(fg.db(m / (m.sum() + EPS)), -100.0).tolist()
+    m = g.mel20 @ late_mean
+    values += np.maximum(fg.db(m / (m.sum() + EPS)), -100.0).tolist()
 
     log_mel = fg.db(active @ g.mel40.T)  # (frames, 40)
     values += (log_mel @ g.dct.T).mean(axis=0).tolist()
