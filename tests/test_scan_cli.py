@@ -187,19 +187,27 @@ def _count(cat: Path) -> int:
         return 0
 
 
+def _scan_until_committed(
+    lib: Path, cat: Path, *, jobs: int, stderr: int, rows: int = 64
+) -> subprocess.Popen[bytes]:
+    """A `scan --json` subprocess, returned once `rows` files are committed (or it ended)."""
+    proc = subprocess.Popen(
+        [*CLI, "scan", str(lib), "--catalog", str(cat), "--jobs", str(jobs), "--json"],
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+    )
+    deadline = time.monotonic() + 60
+    while _count(cat) < rows and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return proc
+
+
 def test_kill_9_mid_scan_then_resume(tmp_path: Path) -> None:
     lib = tmp_path / "lib"
     n = 400
     make_library(lib, n, seconds=0.1)
     cat = tmp_path / "c.sqlite3"
-    proc = subprocess.Popen(
-        [*CLI, "scan", str(lib), "--catalog", str(cat), "--jobs", "1", "--json"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 60
-    while _count(cat) < 64 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
+    proc = _scan_until_committed(lib, cat, jobs=1, stderr=subprocess.PIPE)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read() if proc.stderr else ""
@@ -273,14 +281,7 @@ def test_kill_9_mid_scan_leaves_no_worker_behind(tmp_path: Path) -> None:
     lib = tmp_path / "lib"
     make_library(lib, 400, seconds=0.1)
     cat = tmp_path / "c.sqlite3"
-    proc = subprocess.Popen(
-        [*CLI, "scan", str(lib), "--catalog", str(cat), "--jobs", "2", "--json"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while _count(cat) < 64 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
+    proc = _scan_until_committed(lib, cat, jobs=2, stderr=subprocess.DEVNULL)
     kids = _children(proc.pid)
     cmdlines = set()
     for pid in (proc.pid, *kids):
