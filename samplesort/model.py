@@ -182,6 +182,16 @@ class ModelBundle:
     schema_version: int = FEATURE_SCHEMA_VERSION
     meta: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # The compiled tree walk does not bounds-check: a split on a column the rows do not have
+        # would read past the row, a silent wrong score. Refuse such a model up front.
+        used = int(self.trees.feature.max(initial=-1))
+        if used >= len(self.feature_names):
+            raise ModelError(
+                f"model trees split on feature {used}, but the model names only "
+                f"{len(self.feature_names)} features; the model file is inconsistent"
+            )
+
     @property
     def model_id(self) -> str:
         return str(self.meta.get("model_id", "unnamed"))
@@ -226,8 +236,10 @@ class ModelBundle:
         tmp.replace(path)
 
 
-def load(path: Path) -> ModelBundle:
-    """Load a model saved by `ModelBundle.save`; never unpickles anything."""
+def load(path: Path, *, extra_features: tuple[str, ...] = ()) -> ModelBundle:
+    """Load a model saved by `ModelBundle.save`; never unpickles anything. Its features must
+    be this samplesort's FEATURE_NAMES followed by `extra_features` (the track model adds what
+    the onset detector measured about each hit)."""
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -245,14 +257,22 @@ def load(path: Path) -> ModelBundle:
             f"{path}: model format {meta.get('format')} v{meta.get('format_version')} is not "
             f"readable by this samplesort (needs {MODEL_FORMAT} v{MODEL_FORMAT_VERSION})"
         )
-    if (
-        meta.get("schema_version") != FEATURE_SCHEMA_VERSION
-        or tuple(meta.get("feature_names", ())) != FEATURE_NAMES
+    names = tuple(meta.get("feature_names", ()))
+    if meta.get("schema_version") != FEATURE_SCHEMA_VERSION or names[: len(FEATURE_NAMES)] != (
+        FEATURE_NAMES
     ):
         raise SchemaMismatch(
             f"{path}: model was trained on feature schema {meta.get('schema_version')}, this "
             f"samplesort computes schema {FEATURE_SCHEMA_VERSION}; "
             "retrain it with `samplesort train`"
+        )
+    extra = names[len(FEATURE_NAMES) :]
+    if extra != extra_features:
+        got, want = ", ".join(extra) or "none", ", ".join(extra_features) or "none"
+        raise SchemaMismatch(
+            f"{path}: a {meta.get('kind', 'one-shot')} model whose features beyond the one-shot "
+            f"set are ({got}), where this command computes ({want}): track models go with "
+            "`samplesort transcribe --model`, one-shot models with the other commands"
         )
     return ModelBundle(
         labels=tuple(meta["labels"]),

@@ -33,7 +33,7 @@ from .training import (
     library_versions,
     multilabel_f1,
 )
-from .transcribe import TRACK_MODEL_KIND, describe_segments
+from .transcribe import RISE_FEATURES, TRACK_MODEL_KIND, hit_features
 
 MATCH_S = 0.03
 LABELS = grooves.KIT_LABELS
@@ -88,7 +88,7 @@ def rows_of(rendered: grooves.Rendered, group: str) -> Rows:
     segs.sort(key=lambda s: s.onset_s)
     times = np.array([s.onset_s for s in segs])
     return Rows(
-        X=describe_segments(x, rendered.sr_hz, segs),
+        X=hit_features(x, rendered.sr_hz, segs),
         Y=label_onsets(times, rendered.truth),
         groups=np.array([group] * len(segs), dtype=object),
         R=np.array([s.rise_db for s in segs], dtype=np.float32).reshape(len(segs), len(seg.BANDS)),
@@ -248,7 +248,7 @@ def build(
         labels=LABELS,
         thresholds=thresholds,
         trees=trees,
-        feature_names=FEATURE_NAMES,
+        feature_names=FEATURE_NAMES + RISE_FEATURES,
         schema_version=FEATURE_SCHEMA_VERSION,
         meta=meta,
     )

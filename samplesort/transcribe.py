@@ -2,7 +2,8 @@
 
 The pipeline: `audio.stream` decodes the file in blocks (memory stays bounded for a ten-minute
 file) -> `segments.detect` finds onsets -> each hit's slice goes through the SAME feature
-extractor as one-shots (`features.describe`) -> the track model (a `ModelBundle` whose
+extractor as one-shots (`features.describe`), and the four band rises the onset detector
+measured are appended (`hit_features`) -> the track model (a `ModelBundle` whose
 one-vs-rest trees were trained on slices cut from rendered grooves, see `tracktrain.py`) scores
 every label; every label over its own threshold is kept, so a kick struck with a closed hat
 comes out as both. A detected onset that clears no threshold is not a drum hit and is dropped.
@@ -51,6 +52,9 @@ GM_NOTES: dict[str, int] = {
 TOM_NOTES = (45, 47, 50)  # low, mid, high
 MIDI_NOTE_S = 0.05
 _F0 = FEATURE_NAMES.index("f0_early_hz")
+# The track model's inputs beyond the one-shot features: how much each band of
+# `segments.BANDS` rose at the hit's onset (what this hit added over what was ringing).
+RISE_FEATURES = tuple(f"rise_{band}_db" for band in seg.BANDS)
 
 
 @dataclass(frozen=True)
@@ -92,7 +96,7 @@ def load_track_model(path: Path | None = None) -> ModelBundle:
     path = default_track_model_path() if path is None else Path(path)
     if not path.exists() and path == default_track_model_path():
         raise ModelError(f"{path}: the bundled track model is missing; run `make track-model`")
-    bundle = load(path)
+    bundle = load(path, extra_features=RISE_FEATURES)
     if bundle.meta.get("kind") != TRACK_MODEL_KIND:
         raise ModelError(
             f"{path}: a one-shot model, not a track model (build one with `make track-model`)"
@@ -111,6 +115,13 @@ def describe_segments(x: np.ndarray, sr_hz: int, segs: Sequence[seg.Segment]) ->
         if piece.size and np.max(np.abs(piece)) > 0:
             X[i] = describe(piece, sr_hz=sr_hz)
     return X
+
+
+def hit_features(x: np.ndarray, sr_hz: int, segs: Sequence[seg.Segment]) -> np.ndarray:
+    """The track model's rows (len(segs), FEATURE_NAMES + RISE_FEATURES): the slice's one-shot
+    features, then the band rises the onset detector measured."""
+    rise = np.array([s.rise_db for s in segs], dtype=np.float32).reshape(len(segs), len(seg.BANDS))
+    return np.hstack([describe_segments(x, sr_hz, segs), rise])
 
 
 def accept(
@@ -152,7 +163,7 @@ def _analyse(
 ) -> list[tuple[TrackHit, seg.Segment]]:
     if not segs:
         return []
-    X = describe_segments(x, ANALYSIS_SR_HZ, segs)
+    X = hit_features(x, ANALYSIS_SR_HZ, segs)
     S = bundle.scores(X, schema_version=FEATURE_SCHEMA_VERSION)
     rise = np.array([s.rise_db for s in segs], dtype=np.float32).reshape(len(segs), -1)
     decided = _decide(S, rise, bundle, [s.hat_only for s in segs])

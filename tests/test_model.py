@@ -102,6 +102,14 @@ def test_features_of_another_schema_are_refused() -> None:
         bundle.scores(np.zeros((1, 3)))
 
 
+def test_trees_splitting_on_a_column_the_model_does_not_name_are_refused() -> None:
+    # the compiled walk does not bounds-check: such a model would read past each row
+    bundle = train_bundle(_toy_set(), n_trees=5, cv=False)
+    used = int(bundle.trees.feature.max())
+    with pytest.raises(ModelError, match=f"split on feature {used}"):
+        M.ModelBundle(bundle.labels, bundle.thresholds, bundle.trees, bundle.feature_names[:used])
+
+
 def test_model_of_another_schema_is_refused(tmp_path: Path) -> None:
     bundle = train_bundle(_toy_set(), n_trees=5, cv=False)
     old = M.ModelBundle(

@@ -13,7 +13,10 @@ import soundfile as sf
 
 from fixtures import synth
 from samplesort import grooves, transcribe
+from samplesort import segments as seg
+from samplesort.audio import ANALYSIS_SR_HZ
 from samplesort.errors import AudioError, ModelError
+from samplesort.features import FEATURE_NAMES
 from tests.tracks_helpers import synth_kit, synth_track_model
 
 
@@ -119,10 +122,31 @@ def test_tom_notes_follow_pitch() -> None:
 def test_bundled_track_model_loads_and_one_shot_model_is_refused() -> None:
     bundle = transcribe.load_track_model()
     assert bundle.meta["kind"] == "tracks" and "kick" in bundle.labels
-    from samplesort.model import default_model_path
+    assert bundle.feature_names == FEATURE_NAMES + transcribe.RISE_FEATURES
+    from samplesort.model import default_model_path, load
 
-    with pytest.raises(ModelError, match="not a track model"):
+    with pytest.raises(ModelError, match="track models go with `samplesort transcribe"):
         transcribe.load_track_model(default_model_path())
+    # and the one-shot commands refuse the track model, whose rows carry the onset's rises
+    with pytest.raises(ModelError, match=r"beyond the one-shot set are \(rise_low_db"):
+        load(transcribe.default_track_model_path())
+
+
+def test_hit_features_are_the_slice_features_then_the_band_rises() -> None:
+    sr = ANALYSIS_SR_HZ
+    x = np.zeros(sr, dtype=np.float32)
+    k = synth.kick(np.random.default_rng(0), sr)
+    x[sr // 4 : sr // 4 + k.size] = k
+    onsets = seg.detect(x, sr_hz=sr)
+    segs = seg.segments(onsets, sr_hz=sr, n_samples=x.size)
+    X = transcribe.hit_features(x, sr, segs)
+    assert X.shape == (len(segs), len(FEATURE_NAMES) + len(seg.BANDS))
+    assert abs(segs[0].onset_s - 0.25) < 0.01
+    np.testing.assert_array_equal(
+        X[:, : len(FEATURE_NAMES)], transcribe.describe_segments(x, sr, segs)
+    )
+    np.testing.assert_allclose(X[0, len(FEATURE_NAMES) :], segs[0].rise_db, rtol=1e-6)
+    assert X[0, len(FEATURE_NAMES) + seg.BANDS.index("low")] > 10  # a kick adds low end
 
 
 def _hits_of(groove: grooves.Groove) -> list[transcribe.TrackHit]:
