@@ -1,7 +1,7 @@
 """A fast leave-one-kit-out probe of the one-shot classifier, for trying ideas.
 
     python -m bench.probe CORPUS_DIR [--augment 4] [--seeds 3] [--families] [--ablate]
-                                     [--candidates]
+                                     [--candidates] [--augment-seed N] [--no-sustain]
 
 One multiclass extra-trees forest per held-out kit (100 trees, rows weighted per (kit, label),
 the bundled recipe's settings) instead of `training.cross_validate`'s eleven one-vs-rest
@@ -17,10 +17,13 @@ noise is about +-0.01). Prints fine macro-F1 for:
 * `--candidates`: the current features plus the candidate features of
   `bench/candidate_features.py`, all and per group;
 * `--other-source DIR [--without GROUP]`: a cross-source check instead of cross-kit: the
-  bundled recipe's one-vs-rest forests (extra-trees, 200 trees, seeds 0 and 1) trained on the
+  bundled recipe's one-vs-rest forests (extra-trees, 200 trees, `--seeds` seeds) trained on the
   whole corpus score DIR (a labeled tree from another source, e.g. the rendered DrumSynth
   presets of `make corpus-drumsynth`), with all features and without the feature group GROUP
-  (a name `--ablate` prints).
+  (a name `--ablate` prints), with per-label F1;
+* `--augment-seed N`: another draw of the augmented variants (0 is the bundled model's; the
+  draw moves the figures as much as the forest's seed does); `--no-sustain`: augment without
+  the longer-ring variants of `augment.sustained`.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from samplesort import audio, augment, pipeline
 from samplesort.features import FEATURE_NAMES
 
 Factory = Callable[[int], Any]
+RINGING = augment.SUSTAINED_LABELS
 
 
 def _extra_trees(seed: int) -> Any:
@@ -142,9 +146,12 @@ def loko_macro_f1(
     return float(np.mean(list(f1.values()))), f1
 
 
-def _rows(path: Path, n_aug: int, seed: int, extra: Callable[..., np.ndarray] | None) -> Any:
+def _rows(
+    path: Path, n_aug: int, seed: int, extra: Callable[..., np.ndarray] | None, sustain: bool = True
+) -> Any:
     """Feature rows of one file and its augmented variants, exactly as `pipeline.training_set`
-    makes them (same seeds), optionally with candidate features appended."""
+    makes them (same seeds), optionally with candidate features appended; `sustain` as in
+    `augment.variant` (True for hats and cymbals, unless `--no-sustain`)."""
     from samplesort import features
 
     try:
@@ -155,7 +162,7 @@ def _rows(path: Path, n_aug: int, seed: int, extra: Callable[..., np.ndarray] | 
     signals = [(clip.samples, clip.duration_s)]
     rng = np.random.default_rng(seed)
     for _ in range(n_aug):
-        v = augment.variant(clip.samples, clip.sr_hz, rng)
+        v = augment.variant(clip.samples, clip.sr_hz, rng, sustain=sustain)
         if np.all(np.isfinite(v)) and np.max(np.abs(v)) > 0:
             signals.append((v, clip.duration_s * v.size / max(clip.samples.size, 1)))
     out = []
@@ -167,13 +174,25 @@ def _rows(path: Path, n_aug: int, seed: int, extra: Callable[..., np.ndarray] | 
     return out
 
 
-def corpus_rows(corpus: Path, n_aug: int, extra: Callable[..., np.ndarray] | None = None) -> Any:
+def corpus_rows(
+    corpus: Path,
+    n_aug: int,
+    extra: Callable[..., np.ndarray] | None = None,
+    *,
+    augment_seed: int = 0,
+    sustain: bool = True,
+) -> Any:
+    """Feature rows of a labeled tree; `augment_seed` draws another set of variants (seed 0 is
+    the bundled model's)."""
     from joblib import Parallel, delayed
 
     files, _ = pipeline.labeled_tree(corpus)
     pipeline.pin_blas_threads()
     res = Parallel(n_jobs=-1, batch_size=8)(
-        delayed(_rows)(f.path, n_aug, i, extra) for i, f in enumerate(files)
+        delayed(_rows)(
+            f.path, n_aug, augment_seed * 100003 + i, extra, sustain and f.label in RINGING
+        )
+        for i, f in enumerate(files)
     )
     X, y, g, a = [], [], [], []
     for f, rows in zip(files, res, strict=True):
@@ -203,18 +222,27 @@ def _groups_of(names: list[str]) -> dict[str, list[int]]:
     }
 
 
-def other_source(corpus: Path, other: Path, n_aug: int, without: str | None) -> None:
+def other_source(
+    corpus: Path,
+    other: Path,
+    n_aug: int,
+    without: str | None,
+    *,
+    seeds: int = 2,
+    augment_seed: int = 0,
+    sustain: bool = True,
+) -> None:
     from samplesort import training
     from samplesort.decide import top_labels
 
-    X, y, groups, _ = corpus_rows(corpus, n_aug)
+    X, y, groups, _ = corpus_rows(corpus, n_aug, augment_seed=augment_seed, sustain=sustain)
     Xo, yo, _, _ = corpus_rows(other, 0)
     labels = tuple(lab for lab in training.LABELS if lab in set(y.tolist()))
     variants: dict[str, list[int]] = {"all features": []}
     if without:
         variants[f"without {without}"] = _groups_of(list(FEATURE_NAMES))[without]
     for name, drop in variants.items():
-        for seed in (0, 1):
+        for seed in range(seeds):
             A, B = X.copy(), Xo.copy()
             A[:, drop] = 0.0  # a constant column is never split on
             B[:, drop] = 0.0
@@ -227,7 +255,8 @@ def other_source(corpus: Path, other: Path, n_aug: int, without: str | None) -> 
             print(
                 f"{name}, seed {seed}: macro-F1 {rep.macro_f1:.3f}, accuracy "
                 f"{rep.accuracy:.3f}, group accuracy {rep.group_accuracy:.3f} on "
-                f"{len(yo)} files of {other}",
+                f"{len(yo)} files of {other}\n  "
+                + ", ".join(f"{k} {v['f1']:.2f}" for k, v in rep.per_label.items()),
                 flush=True,
             )
 
@@ -243,9 +272,23 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--per-kit", action="store_true", help="accuracy per held-out kit (seed 0)")
     ap.add_argument("--other-source", type=Path)
     ap.add_argument("--without", default=None)
+    ap.add_argument(
+        "--augment-seed", type=int, default=0, help="another draw of the augmented variants"
+    )
+    ap.add_argument(
+        "--no-sustain", action="store_true", help="augment without the longer-ring variants"
+    )
     args = ap.parse_args(argv)
     if args.other_source:
-        other_source(args.corpus, args.other_source, args.augment, args.without)
+        other_source(
+            args.corpus,
+            args.other_source,
+            args.augment,
+            args.without,
+            seeds=args.seeds,
+            augment_seed=args.augment_seed,
+            sustain=not args.no_sustain,
+        )
         return
     extra = None
     if args.candidates:
@@ -253,7 +296,13 @@ def main(argv: list[str] | None = None) -> None:
 
         extra = candidate_features.extra
     t = time.perf_counter()
-    X, y, groups, aug = corpus_rows(args.corpus, args.augment, extra)
+    X, y, groups, aug = corpus_rows(
+        args.corpus,
+        args.augment,
+        extra,
+        augment_seed=args.augment_seed,
+        sustain=not args.no_sustain,
+    )
     n_base = len(FEATURE_NAMES)
     print(
         f"{(~aug).sum()} files, {X.shape[0]} rows, {len(set(groups.tolist()))} groups "

@@ -267,7 +267,7 @@ def labeled_tree(root: Path, *, groups: str = "kit") -> tuple[list[LabeledFile],
     return files, ignored
 
 
-def _training_rows(path: Path, n_aug: int, seed: int) -> list[np.ndarray]:
+def _training_rows(path: Path, label: str, n_aug: int, seed: int) -> list[np.ndarray]:
     from . import augment
 
     clip = audio.decode(path, max_s=audio.MAX_ANALYSIS_S + 0.5)
@@ -275,8 +275,9 @@ def _training_rows(path: Path, n_aug: int, seed: int) -> list[np.ndarray]:
     head = x[: int(audio.MAX_ANALYSIS_S * clip.sr_hz)]
     rows = [features.describe(head, sr_hz=clip.sr_hz, file_duration_s=clip.duration_s)]
     rng = np.random.default_rng(seed)
+    sustain = label in augment.SUSTAINED_LABELS
     for _ in range(n_aug):
-        y = augment.variant(x, clip.sr_hz, rng)
+        y = augment.variant(x, clip.sr_hz, rng, sustain=sustain)
         if not np.all(np.isfinite(y)) or np.max(np.abs(y)) <= 0:
             continue
         dur = clip.duration_s * y.size / max(x.size, 1)
@@ -288,9 +289,9 @@ def _training_rows(path: Path, n_aug: int, seed: int) -> list[np.ndarray]:
     return rows
 
 
-def _training_rows_safe(path: Path, n_aug: int, seed: int) -> list[np.ndarray] | str:
+def _training_rows_safe(path: Path, label: str, n_aug: int, seed: int) -> list[np.ndarray] | str:
     try:
-        return _training_rows(path, n_aug, seed)
+        return _training_rows(path, label, n_aug, seed)
     except SampleSortError as exc:
         return str(exc)
     except Exception as exc:
@@ -314,7 +315,7 @@ def training_set(
 
     n_jobs = resolve_jobs(jobs)
     tasks = (
-        delayed(_training_rows_safe)(f.path, augment, seed * 100003 + i)
+        delayed(_training_rows_safe)(f.path, f.label, augment, seed * 100003 + i)
         for i, f in enumerate(files)
     )
     X: list[np.ndarray] = []
