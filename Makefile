@@ -45,7 +45,7 @@ corpus: $(STAMP) packages
 
 ## model: rebuild the bundled default model, reproducibly
 model: corpus
-	$(BIN)/samplesort train $(DATA)/corpus --out samplesort/models/default.npz --algorithm extra --augment 8 --trees 200 --seed 0 || test $$? -eq 3  # 3: some corpus files unreadable (reported)
+	$(BIN)/samplesort train $(DATA)/corpus --out samplesort/models/default.npz --algorithm extra --augment 8 --trees 100 --seed 0 || test $$? -eq 3  # 3: some corpus files unreadable (reported)
 
 ## corpus-drumsynth: LMMS's DrumSynth presets rendered into the corpus (opt-in: not used by
 ## `make model`; see README for what it measured)

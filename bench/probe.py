@@ -17,7 +17,8 @@ noise is about +-0.01). Prints fine macro-F1 for:
 * `--candidates`: the current features plus the candidate features of
   `bench/candidate_features.py`, all and per group;
 * `--other-source DIR [--without GROUP]`: a cross-source check instead of cross-kit: the
-  bundled recipe's one-vs-rest forests (extra-trees, 200 trees, `--seeds` seeds) trained on the
+  bundled recipe's one-vs-rest forests (extra-trees, `--trees` per label, default 100 as
+  bundled; `--seeds` seeds) trained on the
   whole corpus score DIR (a labeled tree from another source, e.g. the rendered DrumSynth
   presets of `make corpus-drumsynth`), with all features and without the feature group GROUP
   (a name `--ablate` prints), with per-label F1;
@@ -231,6 +232,7 @@ def other_source(
     seeds: int = 2,
     augment_seed: int = 0,
     sustain: bool = True,
+    n_trees: int = 100,
 ) -> None:
     from samplesort import training
     from samplesort.decide import top_labels
@@ -247,7 +249,7 @@ def other_source(
             A[:, drop] = 0.0  # a constant column is never split on
             B[:, drop] = 0.0
             trees = training.fit_trees(
-                A, y, labels, algorithm="extra", seed=seed, n_trees=200, groups=groups
+                A, y, labels, algorithm="extra", seed=seed, n_trees=n_trees, groups=groups
             )
             S = trees.predict_proba(B, len(labels))
             pred = top_labels(S, labels, np.full(len(labels), training.THRESHOLD_RANGE[0]))
@@ -278,6 +280,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--no-sustain", action="store_true", help="augment without the longer-ring variants"
     )
+    ap.add_argument("--trees", type=int, default=100, help="trees per label (--other-source)")
     args = ap.parse_args(argv)
     if args.other_source:
         other_source(
@@ -288,6 +291,7 @@ def main(argv: list[str] | None = None) -> None:
             seeds=args.seeds,
             augment_seed=args.augment_seed,
             sustain=not args.no_sustain,
+            n_trees=args.trees,
         )
         return
     extra = None
