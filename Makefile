@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 DATA    ?= work-data
 STAMP   := $(VENV)/.installed
 
-.PHONY: install demo test lint bench corpus corpus-drumsynth corpus-soundfont model evaluate clean
+.PHONY: install demo test lint bench bench-other-sources corpus corpus-drumsynth corpus-soundfont model evaluate clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -59,6 +59,12 @@ corpus-soundfont: $(STAMP)
 	  apt-get update -qq && apt-get install -y -qq --no-install-recommends fluidsynth \
 	  fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont; fi
 	$(BIN)/python -m bench.soundfonts $(DATA)/corpus-soundfont
+
+## bench-other-sources: the bundled model scored on the two cross-source check sets (never
+## trained on; README "What generalises")
+bench-other-sources: corpus-soundfont corpus-drumsynth
+	$(BIN)/samplesort evaluate $(DATA)/corpus-soundfont --model samplesort/models/default.npz || test $$? -eq 3
+	$(BIN)/samplesort evaluate $(DATA)/corpus-drumsynth --model samplesort/models/default.npz || test $$? -eq 3
 
 ## bench: quality (leave-one-kit-out) and speed figures
 bench: corpus
