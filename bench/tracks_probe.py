@@ -14,6 +14,8 @@ the track model as `make track-model` does, and scores the held-out grooves as
   and not kept");
 * `no-rise-features`: the four band rises at the onset only as gates, not as forest inputs
   (what shipped before they were; measured on top of the hat pass, not of `no-hat-pass`);
+* `hat-delta1.5`: the hat pass picks 1.5 odf units above its moving mean, not 2.5 (on top of
+  the shipped picker; not kept);
 * `short-average`: the peak picker's moving mean over 30 ms before / 20 ms after (not 100/50);
 * `median`: a moving median instead of the moving mean (a loud hit raises a mean for 100 ms
   and hides the quiet hats after it; a median ignores one peak);
@@ -39,7 +41,15 @@ from samplesort import grooves, trackeval, tracktrain, transcribe
 from samplesort import segments as seg
 from samplesort.audio import ANALYSIS_SR_HZ
 
-VARIANTS = ("base", "no-hat-pass", "no-rise-features", "short-average", "median", "median-delta3.5")
+VARIANTS = (
+    "base",
+    "no-hat-pass",
+    "no-rise-features",
+    "hat-delta1.5",
+    "short-average",
+    "median",
+    "median-delta3.5",
+)
 
 
 @contextmanager
@@ -47,10 +57,17 @@ def _variant(name: str) -> Iterator[None]:
     """Patch the onset picker / slice features for one variant; restore them afterwards."""
     import scipy.ndimage as ndi
 
-    saved = (seg.PRE_AVG_S, seg.POST_AVG_S, seg.DELTA, ndi.uniform_filter1d, seg.HAT_PASS)
+    saved = (
+        seg.PRE_AVG_S,
+        seg.POST_AVG_S,
+        seg.DELTA,
+        ndi.uniform_filter1d,
+        seg.HAT_PASS,
+        seg.HAT_DELTA,
+    )
     features = (transcribe.hit_features, tracktrain.hit_features, tracktrain.RISE_FEATURES)
     try:
-        if name not in ("base", "no-rise-features"):  # measured against the picker alone
+        if name not in ("base", "no-rise-features", "hat-delta1.5"):  # against the picker alone
             seg.HAT_PASS = False
         if name == "short-average":
             seg.PRE_AVG_S, seg.POST_AVG_S = 0.03, 0.02
@@ -60,12 +77,21 @@ def _variant(name: str) -> Iterator[None]:
             )
             if name == "median-delta3.5":
                 seg.DELTA = 3.5
+        if name == "hat-delta1.5":
+            seg.HAT_DELTA = 1.5
         if name == "no-rise-features":
             transcribe.hit_features = tracktrain.hit_features = transcribe.describe_segments
             tracktrain.RISE_FEATURES = ()
         yield
     finally:
-        seg.PRE_AVG_S, seg.POST_AVG_S, seg.DELTA, ndi.uniform_filter1d, seg.HAT_PASS = saved
+        (
+            seg.PRE_AVG_S,
+            seg.POST_AVG_S,
+            seg.DELTA,
+            ndi.uniform_filter1d,
+            seg.HAT_PASS,
+            seg.HAT_DELTA,
+        ) = saved
         transcribe.hit_features, tracktrain.hit_features, tracktrain.RISE_FEATURES = features
 
 

@@ -43,6 +43,7 @@ LEAD_HOPS = 4
 HAT_PASS = True
 HAT_FROM_HZ = 3000.0
 HAT_GAP_S = 0.03
+HAT_DELTA = DELTA  # the hat pass's own threshold above its moving average
 
 
 BAND_EDGES_HZ = (30.0, 150.0, 500.0, 3000.0, 16000.0)  # low, low-mid, mid, high
@@ -124,9 +125,12 @@ def band_rise(band_db: np.ndarray, times_s: np.ndarray, *, sr_hz: int) -> np.nda
     return out
 
 
-def pick_peaks(odf: np.ndarray, level_db: np.ndarray, *, hop_s: float) -> np.ndarray:
-    """Frame indices of onset peaks: local maxima over +-20 ms, DELTA above the moving mean
-    (100 ms before, 50 ms after), in a frame loud enough, at least MIN_GAP_S apart."""
+def pick_peaks(
+    odf: np.ndarray, level_db: np.ndarray, *, hop_s: float, delta: float | None = None
+) -> np.ndarray:
+    """Frame indices of onset peaks: local maxima over +-20 ms, `delta` (default DELTA) above
+    the moving mean (100 ms before, 50 ms after), in a frame loud enough, at least MIN_GAP_S
+    apart."""
     from scipy.ndimage import maximum_filter1d, uniform_filter1d
 
     if odf.size < 3:
@@ -140,7 +144,8 @@ def pick_peaks(odf: np.ndarray, level_db: np.ndarray, *, hop_s: float) -> np.nda
     before = np.concatenate([np.full(LAG + 1, -200.0), level_db[: -(LAG + 1)]])
     after = maximum_filter1d(level_db, size=4, origin=-2)  # max of frames i .. i + 3
     loud &= after >= before - FALL_DB
-    cand = np.nonzero((odf >= local_max) & (odf >= avg + DELTA) & loud)[0]
+    threshold = avg + (DELTA if delta is None else delta)
+    cand = np.nonzero((odf >= local_max) & (odf >= threshold) & loud)[0]
     out: list[int] = []
     gap = MIN_GAP_S / hop_s
     for i in cand:
@@ -195,7 +200,7 @@ def detect(x: np.ndarray, *, sr_hz: int) -> Onsets:
     hat_times = np.zeros(0)
     if HAT_PASS:
         high_db = band_db[:, BANDS.index("high")]
-        hat_peaks = pick_peaks(odf_high, high_db, hop_s=hop_s)
+        hat_peaks = pick_peaks(odf_high, high_db, hop_s=hop_s, delta=HAT_DELTA)
         hat_times = refine(xp, hat_peaks, sr_hz=sr_hz)
         if times.size and hat_times.size:
             near = np.min(np.abs(hat_times[:, None] - times[None, :]), axis=1)
