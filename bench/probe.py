@@ -41,7 +41,6 @@ from samplesort import audio, augment, pipeline
 from samplesort.features import FEATURE_NAMES
 
 Factory = Callable[[int], Any]
-RINGING = augment.SUSTAINED_LABELS
 
 
 def _extra_trees(seed: int) -> Any:
@@ -148,11 +147,16 @@ def loko_macro_f1(
 
 
 def _rows(
-    path: Path, n_aug: int, seed: int, extra: Callable[..., np.ndarray] | None, sustain: bool = True
+    path: Path,
+    label: str,
+    n_aug: int,
+    seed: int,
+    extra: Callable[..., np.ndarray] | None,
+    sustain: bool = True,
 ) -> Any:
     """Feature rows of one file and its augmented variants, exactly as `pipeline.training_set`
-    makes them (same seeds), optionally with candidate features appended; `sustain` as in
-    `augment.variant` (True for hats and cymbals, unless `--no-sustain`)."""
+    makes them (same seeds, `augment.variants`), optionally with candidate features appended;
+    `sustain=False` (`--no-sustain`) leaves out the longer rings."""
     from samplesort import features
 
     try:
@@ -161,11 +165,10 @@ def _rows(
         return None
     n = int(audio.MAX_ANALYSIS_S * clip.sr_hz)
     signals = [(clip.samples, clip.duration_s)]
-    rng = np.random.default_rng(seed)
-    for _ in range(n_aug):
-        v = augment.variant(clip.samples, clip.sr_hz, rng, sustain=sustain)
-        if np.all(np.isfinite(v)) and np.max(np.abs(v)) > 0:
-            signals.append((v, clip.duration_s * v.size / max(clip.samples.size, 1)))
+    for v in augment.variants(
+        clip.samples, clip.sr_hz, label=label, n=n_aug, seed=seed, sustain=sustain
+    ):
+        signals.append((v, clip.duration_s * v.size / max(clip.samples.size, 1)))
     out = []
     for x, dur in signals:
         row = features.describe(x[:n], sr_hz=clip.sr_hz, file_duration_s=dur)
@@ -190,9 +193,7 @@ def corpus_rows(
     files, _ = pipeline.labeled_tree(corpus)
     pipeline.pin_blas_threads()
     res = Parallel(n_jobs=-1, batch_size=8)(
-        delayed(_rows)(
-            f.path, n_aug, augment_seed * 100003 + i, extra, sustain and f.label in RINGING
-        )
+        delayed(_rows)(f.path, f.label, n_aug, augment_seed * 100003 + i, extra, sustain)
         for i, f in enumerate(files)
     )
     X, y, g, a = [], [], [], []

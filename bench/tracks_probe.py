@@ -57,14 +57,9 @@ def _variant(name: str) -> Iterator[None]:
     """Patch the onset picker / slice features for one variant; restore them afterwards."""
     import scipy.ndimage as ndi
 
-    saved = (
-        seg.PRE_AVG_S,
-        seg.POST_AVG_S,
-        seg.DELTA,
-        ndi.uniform_filter1d,
-        seg.HAT_PASS,
-        seg.HAT_DELTA,
-    )
+    patched = ("PRE_AVG_S", "POST_AVG_S", "DELTA", "HAT_PASS", "HAT_DELTA")
+    saved = {attr: getattr(seg, attr) for attr in patched}
+    uniform_filter1d = ndi.uniform_filter1d
     features = (transcribe.hit_features, tracktrain.hit_features, tracktrain.RISE_FEATURES)
     try:
         if name not in ("base", "no-rise-features", "hat-delta1.5"):  # against the picker alone
@@ -84,14 +79,9 @@ def _variant(name: str) -> Iterator[None]:
             tracktrain.RISE_FEATURES = ()
         yield
     finally:
-        (
-            seg.PRE_AVG_S,
-            seg.POST_AVG_S,
-            seg.DELTA,
-            ndi.uniform_filter1d,
-            seg.HAT_PASS,
-            seg.HAT_DELTA,
-        ) = saved
+        for attr, value in saved.items():
+            setattr(seg, attr, value)
+        ndi.uniform_filter1d = uniform_filter1d
         transcribe.hit_features, tracktrain.hit_features, tracktrain.RISE_FEATURES = features
 
 

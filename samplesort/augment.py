@@ -83,9 +83,9 @@ SUSTAIN_P = 0.3
 def variant(
     x: np.ndarray, sr_hz: int, rng: np.random.Generator, *, sustain: bool = True
 ) -> np.ndarray:
-    """One random realistic variant of `x`: with probability `SUSTAIN_P` (when `sustain`, for
-    the `SUSTAINED_LABELS`) a longer ring, otherwise one or two of retune, EQ, shorter tail,
-    room and noise."""
+    """One random realistic variant of `x`: with probability `SUSTAIN_P` (when `sustain`) a
+    longer ring, otherwise one or two of retune, EQ, shorter tail, room and noise. `variants`
+    decides `sustain` from the file's label."""
     if sustain and rng.random() < SUSTAIN_P:
         rate = float(rng.uniform(0.35, 0.8))
         rise_db_per_s = float(rng.uniform(5.0, 30.0))
@@ -115,3 +115,19 @@ def variant(
         else:
             y = with_noise(y, level_db=float(rng.uniform(-70, -45)), rng=rng)
     return y
+
+
+def variants(
+    x: np.ndarray, sr_hz: int, *, label: str, n: int, seed: int, sustain: bool = True
+) -> list[np.ndarray]:
+    """The `n` training variants of one file labelled `label`, from `seed` (the same file and
+    seed give the same variants); unusable ones (non-finite or silent) are left out. Hats and
+    cymbals (`SUSTAINED_LABELS`) may also ring longer, unless `sustain` is False."""
+    rng = np.random.default_rng(seed)
+    ring = sustain and label in SUSTAINED_LABELS
+    out = []
+    for _ in range(n):
+        y = variant(x, sr_hz, rng, sustain=ring)
+        if np.all(np.isfinite(y)) and np.max(np.abs(y)) > 0:
+            out.append(y)
+    return out

@@ -271,21 +271,11 @@ def _training_rows(path: Path, label: str, n_aug: int, seed: int) -> list[np.nda
     from . import augment
 
     clip = audio.decode(path, max_s=audio.MAX_ANALYSIS_S + 0.5)
-    x = clip.samples
-    head = x[: int(audio.MAX_ANALYSIS_S * clip.sr_hz)]
-    rows = [features.describe(head, sr_hz=clip.sr_hz, file_duration_s=clip.duration_s)]
-    rng = np.random.default_rng(seed)
-    sustain = label in augment.SUSTAINED_LABELS
-    for _ in range(n_aug):
-        y = augment.variant(x, clip.sr_hz, rng, sustain=sustain)
-        if not np.all(np.isfinite(y)) or np.max(np.abs(y)) <= 0:
-            continue
+    x, n = clip.samples, int(audio.MAX_ANALYSIS_S * clip.sr_hz)
+    rows = [features.describe(x[:n], sr_hz=clip.sr_hz, file_duration_s=clip.duration_s)]
+    for y in augment.variants(x, clip.sr_hz, label=label, n=n_aug, seed=seed):
         dur = clip.duration_s * y.size / max(x.size, 1)
-        rows.append(
-            features.describe(
-                y[: int(audio.MAX_ANALYSIS_S * clip.sr_hz)], sr_hz=clip.sr_hz, file_duration_s=dur
-            )
-        )
+        rows.append(features.describe(y[:n], sr_hz=clip.sr_hz, file_duration_s=dur))
     return rows
 
 

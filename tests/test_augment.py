@@ -44,11 +44,27 @@ def test_sustained_leaves_a_clip_with_no_tail_alone() -> None:
 
 def test_variants_are_finite_bounded_and_reproducible() -> None:
     x = _decaying_noise()
-    a = [augment.variant(x, SR, np.random.default_rng(s)) for s in range(30)]
-    b = [augment.variant(x, SR, np.random.default_rng(s)) for s in range(30)]
+    a = [augment.variant(x, SR, np.random.default_rng(s), sustain=True) for s in range(30)]
+    b = [augment.variant(x, SR, np.random.default_rng(s), sustain=True) for s in range(30)]
     for u, v in zip(a, b, strict=True):
         np.testing.assert_array_equal(u, v)
         assert u.size > 0 and np.all(np.isfinite(u))
         assert np.max(np.abs(u)) < 4 * np.max(np.abs(x))
     # among 30 seeds, some variants ring longer than the original (the sustain op is drawn)
     assert any(_time_below(u, -30) > 1.5 * _time_below(x, -30) for u in a)
+
+
+def test_only_hats_and_cymbals_get_longer_rings() -> None:
+    x = _decaying_noise()
+    kick = augment.variants(x, SR, label="kick", n=30, seed=3)
+    hat = augment.variants(x, SR, label="hihat_open", n=30, seed=3)
+    hat_off = augment.variants(x, SR, label="hihat_open", n=30, seed=3, sustain=False)
+    # a label that does not ring, and a ringing label with sustain off, draw the same variants
+    assert len(kick) == len(hat_off) == 30
+    for u, v in zip(kick, hat_off, strict=True):
+        np.testing.assert_array_equal(u, v)
+    # the stretch makes a hat variant's tail longer than any kick variant's
+    assert max(u.size for u in hat) > 1.2 * max(u.size for u in kick)
+    assert sum(_time_below(u, -30) > 1.8 * _time_below(x, -30) for u in hat) > sum(
+        _time_below(u, -30) > 1.8 * _time_below(x, -30) for u in kick
+    )
