@@ -24,11 +24,18 @@ the track model as `make track-model` does, and scores the held-out grooves as
 `--why` (the first variant's model): for each held-out hat the model missed, whether an onset
 was found and, if not, which peak-picking rule rejected it; and what each false kick / snare
 really was.
+
+`--seed N` draws other training grooves (render seed fold + 100 N) and forest seed N; the
+held-out grooves stay the same, so the difference from `--seed 0` is what one retrain moves.
+`--threshold-offsets LABEL` (the first variant's model): the held-out F1 with LABEL's
+threshold moved by each of OFFSETS, the rest of the model unchanged — whether the threshold
+chosen on training kits' out-of-fold scores is also the best one on kits never seen.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
@@ -40,6 +47,7 @@ import numpy as np
 from samplesort import grooves, trackeval, tracktrain, transcribe
 from samplesort import segments as seg
 from samplesort.audio import ANALYSIS_SR_HZ
+from samplesort.model import ModelBundle
 
 VARIANTS = (
     "base",
@@ -50,6 +58,7 @@ VARIANTS = (
     "median",
     "median-delta3.5",
 )
+OFFSETS = (-0.1, -0.05, 0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
 
 
 @contextmanager
@@ -92,6 +101,19 @@ def _score(model: object, wavs: list[Path]) -> dict[str, trackeval.Counts]:
         t = transcribe.transcribe_file(wav, model)
         per.append(trackeval.score(truth, [(h.time_s, lab) for h in t.hits for lab in h.labels]))
     return trackeval.total(per)
+
+
+def _threshold_offsets(model: ModelBundle, wavs: list[Path], label: str) -> None:
+    c = model.labels.index(label)
+    metric = "hihat" if label.startswith("hihat") else label
+    cells = []
+    for off in OFFSETS:
+        thr = model.thresholds.copy()
+        thr[c] = thr[c] + off
+        tot = _score(dataclasses.replace(model, thresholds=thr), wavs)
+        cells.append(f"{off:+.2f}: {tot[metric].f1:.3f}")
+    base = float(model.thresholds[c])
+    print(f"{metric} F1 with the {label} threshold ({base:.3f}) moved by: " + ", ".join(cells))
 
 
 def _why(model: object, wavs: list[Path]) -> None:
@@ -149,6 +171,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--fold", type=int, default=1, help="1-based, as bench.tracks prints them")
     ap.add_argument("--variant", nargs="+", choices=VARIANTS, default=["base"])
     ap.add_argument("--why", action="store_true")
+    ap.add_argument("--seed", type=int, default=0, help="another draw of the training grooves")
+    ap.add_argument("--threshold-offsets", metavar="LABEL", choices=tracktrain.LABELS)
     args = ap.parse_args(argv)
     names = grooves.corpus_kits(args.corpus)
     k = args.fold - 1
@@ -162,8 +186,10 @@ def main(argv: list[str] | None = None) -> None:
         wavs = grooves.write_set(test * 4, Path(tmp), n=len(test) * 4, seed=10_000 + k, donors=test)
         for name in args.variant:
             with _variant(name):
-                rows = tracktrain.render_rows(train, train, grooves_per_kit=20, seed=k)
-                model = tracktrain.build(rows, seed=0)
+                rows = tracktrain.render_rows(
+                    train, train, grooves_per_kit=20, seed=k + 100 * args.seed
+                )
+                model = tracktrain.build(rows, seed=args.seed)
                 tot = _score(model, wavs)
                 print(
                     f"{name:<16}"
@@ -177,6 +203,8 @@ def main(argv: list[str] | None = None) -> None:
                 )
                 if args.why and name == args.variant[0]:
                     _why(model, wavs)
+                if args.threshold_offsets and name == args.variant[0]:
+                    _threshold_offsets(model, wavs, args.threshold_offsets)
 
 
 if __name__ == "__main__":

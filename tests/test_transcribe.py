@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from fixtures import synth
-from samplesort import grooves, transcribe
+from samplesort import grooves, tracktrain, transcribe
 from samplesort import segments as seg
 from samplesort.audio import ANALYSIS_SR_HZ
 from samplesort.errors import AudioError, ModelError
@@ -202,3 +202,18 @@ def test_a_hat_pass_slice_gives_a_clear_hi_hat_or_nothing() -> None:
     assert got[0] == ("hihat_closed",)
     assert got[1] == () and got[2] == ()
     assert got[3] == ("snare",)
+
+
+def test_threshold_offsets_raise_only_their_labels_threshold() -> None:
+    kits = [synth_kit(1), synth_kit(2)]
+    rows = tracktrain.render_rows(kits, kits, grooves_per_kit=2, seed=0)
+    plain = tracktrain.build(rows, seed=0, n_trees=8, cv=False, offsets={})
+    shifted = tracktrain.build(rows, seed=0, n_trees=8, cv=False)
+    c = plain.labels.index("snare")
+    offset = tracktrain.THRESHOLD_OFFSETS["snare"]
+    assert offset > 0
+    assert shifted.thresholds[c] == pytest.approx(plain.thresholds[c] + offset)
+    rest = [i for i in range(len(plain.labels)) if i != c]
+    assert np.array_equal(shifted.thresholds[rest], plain.thresholds[rest])
+    assert shifted.meta["threshold_offsets"] == {"snare": offset}
+    assert plain.meta["threshold_offsets"] == {}
