@@ -103,9 +103,14 @@ def _score(model: object, wavs: list[Path]) -> dict[str, trackeval.Counts]:
     return trackeval.total(per)
 
 
+def _scored_as(label: str) -> str:
+    """The name `trackeval` scores `label` under (closed and open hats merge into "hihat")."""
+    return next((m for m, members in trackeval.MERGED.items() if label in members), label)
+
+
 def _threshold_offsets(model: ModelBundle, wavs: list[Path], label: str) -> None:
     c = model.labels.index(label)
-    metric = "hihat" if label.startswith("hihat") else label
+    metric = _scored_as(label)
     cells = []
     for off in OFFSETS:
         thr = model.thresholds.copy()
@@ -121,15 +126,12 @@ def _why(model: object, wavs: list[Path]) -> None:
 
     from samplesort import audio
 
-    def group(lab: str) -> str:
-        return "hihat" if lab.startswith("hihat") else lab
-
     missed: Counter[str] = Counter()
     false: Counter[str] = Counter()
     for wav in wavs:
         truth = trackeval.read_truth(wav.with_suffix(".csv"))
         t = transcribe.transcribe_file(wav, model)
-        hits = [(h.time_s, {group(lab) for lab in h.labels}) for h in t.hits]
+        hits = [(h.time_s, {_scored_as(lab) for lab in h.labels}) for h in t.hits]
         clip = audio.decode(wav, max_s=3600)
         hop_s = seg.HOP / clip.sr_hz
         xp = np.concatenate([np.zeros(seg.LEAD_HOPS * seg.HOP, np.float32), clip.samples])
@@ -139,7 +141,7 @@ def _why(model: object, wavs: list[Path]) -> None:
         before = np.concatenate([np.full(seg.LAG + 1, -200.0), level[: -(seg.LAG + 1)]])
         fell = maximum_filter1d(level, size=4, origin=-2) < before - seg.FALL_DB
         for time_s, lab in truth:
-            if group(lab) != "hihat":
+            if _scored_as(lab) != "hihat":
                 continue
             near = [h for h in hits if abs(h[0] - time_s) <= 0.05]
             if any("hihat" in labs for _, labs in near):
@@ -154,7 +156,7 @@ def _why(model: object, wavs: list[Path]) -> None:
             missed[f"no onset: {'level fell' if fell[i] else rule}"] += 1
         for time_s, labs in hits:
             for lab in labs & {"kick", "snare"}:
-                real = sorted({group(x) for tt, x in truth if abs(tt - time_s) <= 0.05})
+                real = sorted({_scored_as(x) for tt, x in truth if abs(tt - time_s) <= 0.05})
                 if lab not in real:
                     false[f"{lab} where the truth is {'+'.join(real) or 'nothing'}"] += 1
     print("hats missed:")
