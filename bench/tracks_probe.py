@@ -14,6 +14,8 @@ the track model as `make track-model` does, and scores the held-out grooves as
   and not kept");
 * `no-rise-features`: the four band rises at the onset only as gates, not as forest inputs
   (what shipped before they were; measured on top of the hat pass, not of `no-hat-pass`);
+* `no-loop-context`: without the hits' loop context (`transcribe.CONTEXT_FEATURES`) as forest
+  inputs (what shipped before them);
 * `hat-delta1.5`: the hat pass picks 1.5 odf units above its moving mean, not 2.5 (on top of
   the shipped picker; not kept);
 * `short-average`: the peak picker's moving mean over 30 ms before / 20 ms after (not 100/50);
@@ -53,6 +55,7 @@ VARIANTS = (
     "base",
     "no-hat-pass",
     "no-rise-features",
+    "no-loop-context",
     "hat-delta1.5",
     "short-average",
     "median",
@@ -69,9 +72,9 @@ def _variant(name: str) -> Iterator[None]:
     patched = ("PRE_AVG_S", "POST_AVG_S", "DELTA", "HAT_PASS", "HAT_DELTA")
     saved = {attr: getattr(seg, attr) for attr in patched}
     uniform_filter1d = ndi.uniform_filter1d
-    features = (transcribe.hit_features, tracktrain.hit_features, tracktrain.RISE_FEATURES)
+    features = (transcribe.hit_features, tracktrain.hit_features, tracktrain.TRACK_INPUTS)
     try:
-        if name not in ("base", "no-rise-features", "hat-delta1.5"):  # against the picker alone
+        if name not in ("base", "no-rise-features", "no-loop-context", "hat-delta1.5"):
             seg.HAT_PASS = False
         if name == "short-average":
             seg.PRE_AVG_S, seg.POST_AVG_S = 0.03, 0.02
@@ -84,14 +87,31 @@ def _variant(name: str) -> Iterator[None]:
         if name == "hat-delta1.5":
             seg.HAT_DELTA = 1.5
         if name == "no-rise-features":
-            transcribe.hit_features = tracktrain.hit_features = transcribe.describe_segments
-            tracktrain.RISE_FEATURES = ()
+            transcribe.hit_features = tracktrain.hit_features = _without_rises
+            tracktrain.TRACK_INPUTS = transcribe.CONTEXT_FEATURES
+        if name == "no-loop-context":
+            transcribe.hit_features = tracktrain.hit_features = _without_context
+            tracktrain.TRACK_INPUTS = transcribe.RISE_FEATURES
         yield
     finally:
         for attr, value in saved.items():
             setattr(seg, attr, value)
         ndi.uniform_filter1d = uniform_filter1d
-        transcribe.hit_features, tracktrain.hit_features, tracktrain.RISE_FEATURES = features
+        transcribe.hit_features, tracktrain.hit_features, tracktrain.TRACK_INPUTS = features
+
+
+def _without_rises(
+    x: np.ndarray, sr_hz: int, segs: list[seg.Segment], neighbours: object = None
+) -> np.ndarray:
+    context = transcribe.loop_context(x, sr_hz, segs, neighbours)  # type: ignore[arg-type]
+    return np.hstack([transcribe.describe_segments(x, sr_hz, segs), context])
+
+
+def _without_context(
+    x: np.ndarray, sr_hz: int, segs: list[seg.Segment], neighbours: object = None
+) -> np.ndarray:
+    rise = np.array([s.rise_db for s in segs], dtype=np.float32).reshape(len(segs), len(seg.BANDS))
+    return np.hstack([transcribe.describe_segments(x, sr_hz, segs), rise])
 
 
 def _score(model: object, wavs: list[Path]) -> dict[str, trackeval.Counts]:

@@ -33,7 +33,7 @@ from .training import (
     library_versions,
     multilabel_f1,
 )
-from .transcribe import RISE_FEATURES, TRACK_MODEL_KIND, hit_features
+from .transcribe import TRACK_INPUTS, TRACK_MODEL_KIND, hit_features
 
 MATCH_S = 0.03
 LABELS = grooves.KIT_LABELS
@@ -257,7 +257,7 @@ def build(
         labels=LABELS,
         thresholds=thresholds,
         trees=trees,
-        feature_names=FEATURE_NAMES + RISE_FEATURES,
+        feature_names=FEATURE_NAMES + TRACK_INPUTS,
         schema_version=FEATURE_SCHEMA_VERSION,
         meta=meta,
     )

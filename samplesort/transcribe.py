@@ -2,8 +2,9 @@
 
 The pipeline: `audio.stream` decodes the file in blocks (memory stays bounded for a ten-minute
 file) -> `segments.detect` finds onsets -> each hit's slice goes through the SAME feature
-extractor as one-shots (`features.describe`), and the four band rises the onset detector
-measured are appended (`hit_features`) -> the track model (a `ModelBundle` whose
+extractor as one-shots (`features.describe`); the four band rises the onset detector measured
+and the hit's level against the loud hits near it (`loop_context`) are appended
+(`hit_features`) -> the track model (a `ModelBundle` whose
 one-vs-rest trees were trained on slices cut from rendered grooves, see `tracktrain.py`) scores
 every label; every label over its own threshold is kept, so a kick struck with a closed hat
 comes out as both. A detected onset that clears no threshold is not a drum hit and is dropped.
@@ -29,8 +30,14 @@ from .model import ModelBundle, load
 from .tempo import estimate_tempo
 
 BLOCK_S = 30.0
-CONTEXT_S = 1.0  # audio kept before the undecided region, so the onset function is warmed up
-HOLD_S = seg.MAX_SEGMENT_S + 0.3  # onsets this close to a block's end wait for the next block
+# A hit's loop context (CONTEXT_FEATURES) looks CONTEXT_AROUND_S either side of it.
+CONTEXT_AROUND_S = 1.5
+# Audio kept before the undecided region: 1 s so the onset function is warmed up, plus the
+# hits a decided hit's context looks back at.
+CONTEXT_S = 1.0 + CONTEXT_AROUND_S
+# Onsets this close to a block's end wait for the next block: their slice, and the hits their
+# context looks ahead at, are not all in yet.
+HOLD_S = max(seg.MAX_SEGMENT_S, CONTEXT_AROUND_S) + 0.3
 TRACK_MODEL_KIND = "tracks"
 HAT_LABELS = frozenset({"hihat_closed", "hihat_open"})
 HAT_PASS_MIN_SCORE = 0.75
@@ -55,6 +62,15 @@ _F0 = FEATURE_NAMES.index("f0_early_hz")
 # The track model's inputs beyond the one-shot features: how much each band of
 # `segments.BANDS` rose at the hit's onset (what this hit added over what was ringing).
 RISE_FEATURES = tuple(f"rise_{band}_db" for band in seg.BANDS)
+# ... and where the hit stands among its neighbours (`loop_context`): each band's level and
+# the peak over the hit's first CONTEXT_WINDOW_S, relative to the loud hits (the
+# CONTEXT_PERCENTILE-th percentile) within CONTEXT_AROUND_S of it. The one-shot features are
+# level-free (a slice is judged by its shape), so without these a pedal hat's thump or a
+# hat over a ringing kick looks like a quiet kick.
+CONTEXT_FEATURES = tuple(f"loop_rel_{band}_db" for band in seg.BANDS) + ("loop_rel_peak_db",)
+CONTEXT_WINDOW_S = 0.03
+CONTEXT_PERCENTILE = 90
+TRACK_INPUTS = RISE_FEATURES + CONTEXT_FEATURES
 
 
 @dataclass(frozen=True)
@@ -96,7 +112,7 @@ def load_track_model(path: Path | None = None) -> ModelBundle:
     path = default_track_model_path() if path is None else Path(path)
     if not path.exists() and path == default_track_model_path():
         raise ModelError(f"{path}: the bundled track model is missing; run `make track-model`")
-    bundle = load(path, extra_features=RISE_FEATURES)
+    bundle = load(path, extra_features=TRACK_INPUTS)
     if bundle.meta.get("kind") != TRACK_MODEL_KIND:
         raise ModelError(
             f"{path}: a one-shot model, not a track model (build one with `make track-model`)"
@@ -117,11 +133,67 @@ def describe_segments(x: np.ndarray, sr_hz: int, segs: Sequence[seg.Segment]) ->
     return X
 
 
-def hit_features(x: np.ndarray, sr_hz: int, segs: Sequence[seg.Segment]) -> np.ndarray:
-    """The track model's rows (len(segs), FEATURE_NAMES + RISE_FEATURES): the slice's one-shot
-    features, then the band rises the onset detector measured."""
+def _levels_db(x: np.ndarray, sr_hz: int, segs: Sequence[seg.Segment]) -> np.ndarray:
+    """(len(segs), len(CONTEXT_FEATURES)) dB: each hit's power in the bands of `segments.BANDS`
+    and its peak, over the first CONTEXT_WINDOW_S from its slice start."""
+    n_fft = 1 << int(np.ceil(np.log2(CONTEXT_WINDOW_S * sr_hz)))
+    idx = np.searchsorted(np.fft.rfftfreq(n_fft, 1.0 / sr_hz), seg.BAND_EDGES_HZ)
+    frames = np.zeros((len(segs), n_fft), dtype=np.float32)
+    for i, s in enumerate(segs):
+        piece = x[s.start : s.start + n_fft]
+        frames[i, : piece.size] = piece
+    out = np.empty((len(segs), len(CONTEXT_FEATURES)), dtype=np.float32)
+    P = np.abs(np.fft.rfft(frames * np.hanning(n_fft).astype(np.float32), axis=1)) ** 2
+    bands = np.stack([P[:, idx[b] : idx[b + 1]].sum(axis=1) for b in range(len(seg.BANDS))], 1)
+    out[:, : len(seg.BANDS)] = 10 * np.log10(np.maximum(bands, 1e-12))
+    out[:, -1] = 20 * np.log10(np.maximum(np.max(np.abs(frames), axis=1, initial=0.0), 1e-6))
+    return out
+
+
+def loop_context(
+    x: np.ndarray,
+    sr_hz: int,
+    segs: Sequence[seg.Segment],
+    neighbours: Sequence[seg.Segment] | None = None,
+) -> np.ndarray:
+    """(len(segs), len(CONTEXT_FEATURES)) dB: each hit's `_levels_db` minus the
+    CONTEXT_PERCENTILE-th percentile of those of the `neighbours` within CONTEXT_AROUND_S of
+    it (default: `segs`; `segs` are among the neighbours). 0 is as loud as the loud hits
+    nearby, -20 is 20 dB quieter."""
+    neighbours = segs if neighbours is None else neighbours
+    own = _levels_db(x, sr_hz, segs)
+    if not len(segs):
+        return own
+    near_db = own if neighbours is segs else _levels_db(x, sr_hz, neighbours)
+    t = np.array([s.onset_s for s in segs])
+    near_t = np.array([s.onset_s for s in neighbours])
+    near = np.abs(near_t[None, :] - t[:, None]) <= CONTEXT_AROUND_S  # (segs, neighbours)
+    # the percentile of each row's neighbours (np.percentile's linear rule), vectorised:
+    # the others sort to the end as +inf
+    pool = np.sort(np.where(near[:, :, None], near_db[None, :, :], np.inf), axis=1)
+    k = near.sum(axis=1)
+    pos = CONTEXT_PERCENTILE / 100 * np.maximum(k - 1, 0)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, np.maximum(k - 1, 0))
+    frac = (pos - lo)[:, None]
+    below = np.take_along_axis(pool, lo[:, None, None], axis=1)[:, 0]
+    above = np.take_along_axis(pool, hi[:, None, None], axis=1)[:, 0]
+    ref = np.where((k > 0)[:, None], below + frac * (above - below), own)  # none: its own
+    return (own - ref).astype(np.float32)
+
+
+def hit_features(
+    x: np.ndarray,
+    sr_hz: int,
+    segs: Sequence[seg.Segment],
+    neighbours: Sequence[seg.Segment] | None = None,
+) -> np.ndarray:
+    """The track model's rows (len(segs), FEATURE_NAMES + TRACK_INPUTS): the slice's one-shot
+    features, the band rises the onset detector measured, and the hit's loop context among
+    `neighbours` (default `segs`)."""
     rise = np.array([s.rise_db for s in segs], dtype=np.float32).reshape(len(segs), len(seg.BANDS))
-    return np.hstack([describe_segments(x, sr_hz, segs), rise])
+    context = loop_context(x, sr_hz, segs, neighbours)
+    return np.hstack([describe_segments(x, sr_hz, segs), rise, context])
 
 
 def accept(
@@ -159,11 +231,15 @@ def _decide(
 
 
 def _analyse(
-    x: np.ndarray, segs: Sequence[seg.Segment], bundle: ModelBundle, offset_s: float
+    x: np.ndarray,
+    segs: Sequence[seg.Segment],
+    neighbours: Sequence[seg.Segment],
+    bundle: ModelBundle,
+    offset_s: float,
 ) -> list[tuple[TrackHit, seg.Segment]]:
     if not segs:
         return []
-    X = hit_features(x, ANALYSIS_SR_HZ, segs)
+    X = hit_features(x, ANALYSIS_SR_HZ, segs, neighbours)
     S = bundle.scores(X, schema_version=FEATURE_SCHEMA_VERSION)
     rise = np.array([s.rise_db for s in segs], dtype=np.float32).reshape(len(segs), -1)
     decided = _decide(S, rise, bundle, [s.hat_only for s in segs])
@@ -222,7 +298,7 @@ def transcribe_blocks(
         all_segs.sort(key=lambda s: s.onset_s)
         mine = [s for s in all_segs if decided_to <= buf0 + round(s.onset_s * sr) < limit]
         n_onsets += sum(not s.hat_only for s in mine)
-        for hit, s in _analyse(buf, mine, bundle, buf0 / sr):
+        for hit, s in _analyse(buf, mine, all_segs, bundle, buf0 / sr):
             n_onsets += s.hat_only and bool(hit.labels)
             if hit.labels:
                 raw.append(hit)

@@ -122,7 +122,7 @@ def test_tom_notes_follow_pitch() -> None:
 def test_bundled_track_model_loads_and_one_shot_model_is_refused() -> None:
     bundle = transcribe.load_track_model()
     assert bundle.meta["kind"] == "tracks" and "kick" in bundle.labels
-    assert bundle.feature_names == FEATURE_NAMES + transcribe.RISE_FEATURES
+    assert bundle.feature_names == FEATURE_NAMES + transcribe.TRACK_INPUTS
     from samplesort.model import default_model_path, load
 
     with pytest.raises(ModelError, match="track models go with `samplesort transcribe"):
@@ -132,7 +132,7 @@ def test_bundled_track_model_loads_and_one_shot_model_is_refused() -> None:
         load(transcribe.default_track_model_path())
 
 
-def test_hit_features_are_the_slice_features_then_the_band_rises() -> None:
+def test_hit_features_are_the_slice_features_the_band_rises_then_the_loop_context() -> None:
     sr = ANALYSIS_SR_HZ
     x = np.zeros(sr, dtype=np.float32)
     k = synth.kick(np.random.default_rng(0), sr)
@@ -140,13 +140,46 @@ def test_hit_features_are_the_slice_features_then_the_band_rises() -> None:
     onsets = seg.detect(x, sr_hz=sr)
     segs = seg.segments(onsets, sr_hz=sr, n_samples=x.size)
     X = transcribe.hit_features(x, sr, segs)
-    assert X.shape == (len(segs), len(FEATURE_NAMES) + len(seg.BANDS))
+    n, n_rise = len(FEATURE_NAMES), len(seg.BANDS)
+    assert X.shape == (len(segs), n + len(transcribe.TRACK_INPUTS))
     assert abs(segs[0].onset_s - 0.25) < 0.01
-    np.testing.assert_array_equal(
-        X[:, : len(FEATURE_NAMES)], transcribe.describe_segments(x, sr, segs)
-    )
-    np.testing.assert_allclose(X[0, len(FEATURE_NAMES) :], segs[0].rise_db, rtol=1e-6)
-    assert X[0, len(FEATURE_NAMES) + seg.BANDS.index("low")] > 10  # a kick adds low end
+    np.testing.assert_array_equal(X[:, :n], transcribe.describe_segments(x, sr, segs))
+    np.testing.assert_allclose(X[0, n : n + n_rise], segs[0].rise_db, rtol=1e-6)
+    assert X[0, n + seg.BANDS.index("low")] > 10  # a kick adds low end
+    np.testing.assert_array_equal(X[:, n + n_rise :], transcribe.loop_context(x, sr, segs))
+
+
+def _hits(x: np.ndarray, times_s: list[float], sr: int) -> list[seg.Segment]:
+    return [seg.Segment(t, int(t * sr), int(t * sr) + sr // 10, 1.0) for t in times_s]
+
+
+def test_loop_context_is_each_hits_level_against_the_loud_hits_near_it() -> None:
+    """A hat 20 dB under the loud hats around it reads about -20 dB in every band and in its
+    peak; the loudest hits read about 0; hits more than CONTEXT_AROUND_S away do not count."""
+    sr = ANALYSIS_SR_HZ
+    hat = synth.hihat_closed(np.random.default_rng(1), sr)
+    hat = hat / np.max(np.abs(hat))
+    times = [0.5, 0.75, 1.0, 1.25, 1.5]
+    far = 1.5 + transcribe.CONTEXT_AROUND_S + 0.5  # a lone quiet hat, far from the loud ones
+    x = np.zeros(int((far + 0.5) * sr), dtype=np.float32)
+    for t in times:
+        x[int(t * sr) : int(t * sr) + hat.size] += hat
+    quiet_at = 1.125
+    for t in (quiet_at, far):
+        x[int(t * sr) : int(t * sr) + hat.size] += 0.1 * hat
+    segs = _hits(x, sorted([*times, quiet_at, far]), sr)
+    C = transcribe.loop_context(x, sr, segs)
+    assert C.shape == (len(segs), len(transcribe.CONTEXT_FEATURES))
+    quiet = [s.onset_s for s in segs].index(quiet_at)
+    peak = transcribe.CONTEXT_FEATURES.index("loop_rel_peak_db")
+    high = transcribe.CONTEXT_FEATURES.index("loop_rel_high_db")
+    assert C[quiet, peak] == pytest.approx(-20.0, abs=0.5)
+    assert C[quiet, high] == pytest.approx(-20.0, abs=1.0)
+    assert np.all(np.abs(C[[0, 1, 2], peak]) < 0.5)  # the loud hats are the reference
+    assert C[-1, peak] == pytest.approx(0.0, abs=0.5)  # alone, it is its own reference
+    # neighbours given explicitly: the quiet hat's context is the same from a subset
+    sub = transcribe.loop_context(x, sr, [segs[quiet]], segs)
+    np.testing.assert_allclose(sub[0], C[quiet], atol=1e-4)
 
 
 def _hits_of(groove: grooves.Groove) -> list[transcribe.TrackHit]:
