@@ -40,7 +40,7 @@ import argparse
 import dataclasses
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -101,14 +101,20 @@ def _variant(name: str) -> Iterator[None]:
 
 
 def _without_rises(
-    x: np.ndarray, sr_hz: int, segs: list[seg.Segment], neighbours: object = None
+    x: np.ndarray,
+    sr_hz: int,
+    segs: Sequence[seg.Segment],
+    neighbours: Sequence[seg.Segment] | None = None,
 ) -> np.ndarray:
-    context = transcribe.loop_context(x, sr_hz, segs, neighbours)  # type: ignore[arg-type]
+    context = transcribe.loop_context(x, sr_hz, segs, neighbours)
     return np.hstack([transcribe.describe_segments(x, sr_hz, segs), context])
 
 
 def _without_context(
-    x: np.ndarray, sr_hz: int, segs: list[seg.Segment], neighbours: object = None
+    x: np.ndarray,
+    sr_hz: int,
+    segs: Sequence[seg.Segment],
+    neighbours: Sequence[seg.Segment] | None = None,
 ) -> np.ndarray:
     rise = np.array([s.rise_db for s in segs], dtype=np.float32).reshape(len(segs), len(seg.BANDS))
     return np.hstack([transcribe.describe_segments(x, sr_hz, segs), rise])

@@ -154,8 +154,8 @@ def _hits(x: np.ndarray, times_s: list[float], sr: int) -> list[seg.Segment]:
 
 
 def test_loop_context_is_each_hits_level_against_the_loud_hits_near_it() -> None:
-    """A hat 20 dB under the loud hats around it reads about -20 dB in every band and in its
-    peak; the loudest hits read about 0; hits more than CONTEXT_AROUND_S away do not count."""
+    """A hat 20 dB under the loud hats around it reads about -20 dB in its peak and its high
+    band; the loud hats read about 0; hits more than CONTEXT_AROUND_S away do not count."""
     sr = ANALYSIS_SR_HZ
     hat = synth.hihat_closed(np.random.default_rng(1), sr)
     hat = hat / np.max(np.abs(hat))
