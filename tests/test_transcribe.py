@@ -4,6 +4,7 @@ silence gives no hits, and the bundled track model loads."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import mido
@@ -214,6 +215,11 @@ def test_tempo_needs_four_hits_and_falls_back_without_a_backbone() -> None:
 def test_a_hat_pass_slice_gives_a_clear_hi_hat_or_nothing() -> None:
     bundle = synth_track_model()
     labels = bundle.labels
+    # hat thresholds under HAT_PASS_MIN_SCORE, so it is the hat pass's own rule that is tested
+    thresholds = bundle.thresholds.copy()
+    for lab in transcribe.HAT_LABELS:
+        thresholds[labels.index(lab)] = transcribe.HAT_PASS_MIN_SCORE / 2
+    bundle = dataclasses.replace(bundle, thresholds=thresholds)
     n = len(labels)
 
     def row(**scores: float) -> np.ndarray:
