@@ -138,8 +138,9 @@ def choose_gates(
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Per label, the band of segments.BANDS and the minimum level rise there (dB) that,
     with a re-chosen threshold, best raise the label's F1 on out-of-fold scores (kept only
-    for a gain over GATE_MIN_GAIN). A kick must add low end: a closed hat over a ringing kick
-    scores "kick" on its slice's features, but its low band does not rise."""
+    for a gain over GATE_MIN_GAIN). For example, a kick must add low end: before the loop
+    context was an input, a closed hat over a ringing kick scored "kick" on its slice's
+    features, though its low band did not rise, and kick was gated on the low band."""
     grid = np.round(np.arange(0.1, 0.81, 0.025), 3)
     thr = thresholds.copy()
     gates: dict[str, Any] = {}
