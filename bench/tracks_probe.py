@@ -40,7 +40,7 @@ import argparse
 import dataclasses
 import tempfile
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -49,6 +49,7 @@ import numpy as np
 from samplesort import grooves, trackeval, tracktrain, transcribe
 from samplesort import segments as seg
 from samplesort.audio import ANALYSIS_SR_HZ
+from samplesort.features import FEATURE_NAMES
 from samplesort.model import ModelBundle
 
 VARIANTS = (
@@ -86,12 +87,13 @@ def _variant(name: str) -> Iterator[None]:
                 seg.DELTA = 3.5
         if name == "hat-delta1.5":
             seg.HAT_DELTA = 1.5
-        if name == "no-rise-features":
-            transcribe.hit_features = tracktrain.hit_features = _without_rises
-            tracktrain.TRACK_INPUTS = transcribe.CONTEXT_FEATURES
-        if name == "no-loop-context":
-            transcribe.hit_features = tracktrain.hit_features = _without_context
-            tracktrain.TRACK_INPUTS = transcribe.RISE_FEATURES
+        dropped = {
+            "no-rise-features": transcribe.RISE_FEATURES,
+            "no-loop-context": transcribe.CONTEXT_FEATURES,
+        }.get(name)
+        if dropped:
+            transcribe.hit_features = tracktrain.hit_features = _dropping(features[0], dropped)
+            tracktrain.TRACK_INPUTS = tuple(f for f in features[2] if f not in dropped)
         yield
     finally:
         for attr, value in saved.items():
@@ -100,24 +102,13 @@ def _variant(name: str) -> Iterator[None]:
         transcribe.hit_features, tracktrain.hit_features, tracktrain.TRACK_INPUTS = features
 
 
-def _without_rises(
-    x: np.ndarray,
-    sr_hz: int,
-    segs: Sequence[seg.Segment],
-    neighbours: Sequence[seg.Segment] | None = None,
-) -> np.ndarray:
-    context = transcribe.loop_context(x, sr_hz, segs, neighbours)
-    return np.hstack([transcribe.describe_segments(x, sr_hz, segs), context])
-
-
-def _without_context(
-    x: np.ndarray,
-    sr_hz: int,
-    segs: Sequence[seg.Segment],
-    neighbours: Sequence[seg.Segment] | None = None,
-) -> np.ndarray:
-    rise = np.array([s.rise_db for s in segs], dtype=np.float32).reshape(len(segs), len(seg.BANDS))
-    return np.hstack([transcribe.describe_segments(x, sr_hz, segs), rise])
+def _dropping(
+    full: Callable[..., np.ndarray], dropped: tuple[str, ...]
+) -> Callable[..., np.ndarray]:
+    """`full` (the shipped `hit_features`) without the columns named in `dropped`."""
+    names = FEATURE_NAMES + transcribe.TRACK_INPUTS
+    keep = [i for i, name in enumerate(names) if name not in dropped]
+    return lambda *args: full(*args)[:, keep]
 
 
 def _score(model: object, wavs: list[Path]) -> dict[str, trackeval.Counts]:

@@ -33,7 +33,7 @@ from .training import (
     library_versions,
     multilabel_f1,
 )
-from .transcribe import TRACK_INPUTS, TRACK_MODEL_KIND, hit_features
+from .transcribe import TRACK_INPUTS, TRACK_MODEL_KIND, hit_features, rise_matrix
 
 MATCH_S = 0.03
 LABELS = grooves.KIT_LABELS
@@ -94,7 +94,7 @@ def rows_of(rendered: grooves.Rendered, group: str) -> Rows:
         X=hit_features(x, rendered.sr_hz, segs),
         Y=label_onsets(times, rendered.truth),
         groups=np.array([group] * len(segs), dtype=object),
-        R=np.array([s.rise_db for s in segs], dtype=np.float32).reshape(len(segs), len(seg.BANDS)),
+        R=rise_matrix(segs),
     )
 
 

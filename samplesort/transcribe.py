@@ -182,6 +182,11 @@ def loop_context(
     return (own - ref).astype(np.float32)
 
 
+def rise_matrix(segs: Sequence[seg.Segment]) -> np.ndarray:
+    """(len(segs), len(segments.BANDS)) dB: each slice's band rises at its onset."""
+    return np.array([s.rise_db for s in segs], dtype=np.float32).reshape(len(segs), len(seg.BANDS))
+
+
 def hit_features(
     x: np.ndarray,
     sr_hz: int,
@@ -191,9 +196,8 @@ def hit_features(
     """The track model's rows (len(segs), FEATURE_NAMES + TRACK_INPUTS): the slice's one-shot
     features, the band rises the onset detector measured, and the hit's loop context among
     `neighbours` (default `segs`)."""
-    rise = np.array([s.rise_db for s in segs], dtype=np.float32).reshape(len(segs), len(seg.BANDS))
     context = loop_context(x, sr_hz, segs, neighbours)
-    return np.hstack([describe_segments(x, sr_hz, segs), rise, context])
+    return np.hstack([describe_segments(x, sr_hz, segs), rise_matrix(segs), context])
 
 
 def accept(
@@ -241,7 +245,7 @@ def _analyse(
         return []
     X = hit_features(x, ANALYSIS_SR_HZ, segs, neighbours)
     S = bundle.scores(X, schema_version=FEATURE_SCHEMA_VERSION)
-    rise = np.array([s.rise_db for s in segs], dtype=np.float32).reshape(len(segs), -1)
+    rise = rise_matrix(segs)
     decided = _decide(S, rise, bundle, [s.hat_only for s in segs])
     out = []
     for i, s in enumerate(segs):

@@ -133,6 +133,32 @@ def test_bundled_track_model_loads_and_one_shot_model_is_refused() -> None:
         load(transcribe.default_track_model_path())
 
 
+def test_a_track_model_from_before_the_loop_context_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`transcribe --model old.npz` with a model whose inputs stop at the band rises (as built
+    before the loop context) gets a one-line error naming both input sets, never a silent
+    wrong answer."""
+    rng = np.random.default_rng(0)
+    n, n_old = 60, len(FEATURE_NAMES) + len(transcribe.RISE_FEATURES)
+    Y = np.zeros((n, len(tracktrain.LABELS)), dtype=bool)
+    Y[np.arange(n), np.arange(n) % len(tracktrain.LABELS)] = True
+    rows = tracktrain.Rows(
+        X=rng.normal(size=(n, n_old)).astype(np.float32),
+        Y=Y,
+        groups=np.array(["a", "b"] * (n // 2), dtype=object),
+        R=rng.normal(size=(n, len(seg.BANDS))).astype(np.float32),
+    )
+    monkeypatch.setattr(tracktrain, "TRACK_INPUTS", transcribe.RISE_FEATURES)
+    old = tracktrain.build(rows, n_trees=2, cv=False)
+    path = tmp_path / "old-tracks.npz"
+    old.save(path)
+    with pytest.raises(
+        ModelError, match=r"\(rise_low_db.*rise_high_db\), where .*loop_rel_peak_db"
+    ):
+        transcribe.load_track_model(path)
+
+
 def test_hit_features_are_the_slice_features_the_band_rises_then_the_loop_context() -> None:
     sr = ANALYSIS_SR_HZ
     x = np.zeros(sr, dtype=np.float32)
