@@ -93,4 +93,9 @@ grooves: corpus
 bench-tracks: corpus
 	$(BIN)/python -m bench.tracks $(DATA)/corpus
 
-.PHONY: track-model grooves bench-tracks
+## bench-tracks-other-sources: the bundled track model on grooves rendered with the GM soundfont
+## kits (never trained on; 8 grooves per kit), a cross-source check for full-track mode
+bench-tracks-other-sources: corpus-soundfont
+	$(BIN)/python -m bench.tracks_other $(DATA)/corpus-soundfont
+
+.PHONY: track-model grooves bench-tracks bench-tracks-other-sources
