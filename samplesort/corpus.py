@@ -2,7 +2,9 @@
 LMMS's sample folders. Pure discovery: returns CorpusItems; `pipeline.build_corpus` places them.
 
 Labels come from instrument names (Hydrogen) or file stems (LMMS drums) through the taxonomy's
-synonyms; names that do not clearly name one class are skipped and reported, never guessed.
+synonyms; names that do not clearly name one class are skipped and reported, never guessed. A
+Hydrogen layer whose own file name names another class (a "Snare" layer called
+"snare-rimshot2") or a half-open hat is skipped too: the two names disagree.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 
 from .audio import is_audio_path
 from .errors import CorpusError
-from .taxonomy import label_for_name
+from .taxonomy import label_for_name, names_half_open
 
 # LMMS folders whose every file is "other" (not a drum one-shot). `beats` (drum loops),
 # `shapes` / `waveforms` (single-cycle oscillator tables) and `drumsynth` (presets, not audio)
@@ -51,6 +53,17 @@ def _strip_ns(root: ET.Element) -> None:
             el.tag = el.tag.split("}", 1)[1]
 
 
+def layer_disagrees(label: str, stem: str) -> str | None:
+    """Why a layer file named `stem` does not belong under an instrument labelled `label`, or
+    None: its own name names another class, or a half-open hat."""
+    own = label_for_name(stem)
+    if own is not None and own != label:
+        return f"the instrument name says {label}, the file name says {own}"
+    if names_half_open(stem):
+        return "the file name says half-open hat"
+    return None
+
+
 def hydrogen_kit(kit_dir: Path) -> Discovery:
     """Labeled layers of one Hydrogen kit directory."""
     xml_path = kit_dir / "drumkit.xml"
@@ -75,6 +88,10 @@ def hydrogen_kit(kit_dir: Path) -> Discovery:
             src = kit_dir / fname
             if not src.is_file() or not is_audio_path(src):
                 skipped.append((f"{kit}/{fname}", "layer file missing or not audio"))
+                continue
+            disagree = layer_disagrees(label, src.stem)
+            if disagree:
+                skipped.append((f"{kit}/{fname}", disagree))
                 continue
             items.append(
                 CorpusItem(src, label, f"hydrogen:{kit}", f"{slug(name)}__{slug(Path(fname).name)}")

@@ -156,7 +156,8 @@ _OTHER = {
     "drone",
     "texture",
 }
-_AMBIGUOUS = {"semi", "semiopen", "halfopen", "half", "swish", "fx", "sfx", "roll", "flam"}
+_HALF_OPEN = {"semi", "semiopen", "halfopen", "half"}
+_AMBIGUOUS = _HALF_OPEN | {"swish", "fx", "sfx", "roll", "flam"}
 _HAT_JOINED = re.compile(r"hi-?hat|hh")
 
 
@@ -177,6 +178,11 @@ def _joined_words(words: list[str]) -> set[str]:
     out = set(words)
     out.update(a + b for a, b in zip(words, words[1:], strict=False))
     return out
+
+
+def names_half_open(name: str) -> bool:
+    """True when `name` says half- / semi-open (a hat that is neither open nor closed)."""
+    return bool(_joined_words(tokens(name)) & _HALF_OPEN)
 
 
 def label_for_name(name: str) -> str | None:

@@ -50,6 +50,33 @@ def test_hydrogen_kit_labels_layers_and_reports_what_it_skips(tmp_path: Path) ->
     assert "missing" in reasons["KitA/missing.wav"]
 
 
+def test_a_layer_whose_file_name_names_another_class_is_skipped(tmp_path: Path) -> None:
+    # Colombo's "Closed HH" holds "hihat-semi-open" and "hihat-open" layers, its "Snare"
+    # rimshots: the two names disagree, so the layer is left out rather than guessed
+    _kit(
+        tmp_path,
+        "KitA",
+        {
+            "Snare": ["snare-1.wav", "snare-opaque-rimshot2.wav"],
+            "Closed HH": ["hh-closed.wav", "hihat-semi-open-1.wav", "hihat-open-1.wav", "x.wav"],
+        },
+    )
+    found = corpus.hydrogen(tmp_path)
+    assert sorted((i.label, i.source.name) for i in found.items) == [
+        ("hihat_closed", "hh-closed.wav"),
+        ("hihat_closed", "x.wav"),
+        ("snare", "snare-1.wav"),
+    ]
+    reasons = dict(found.skipped)
+    assert reasons["KitA/snare-opaque-rimshot2.wav"] == (
+        "the instrument name says snare, the file name says rim"
+    )
+    assert reasons["KitA/hihat-open-1.wav"] == (
+        "the instrument name says hihat_closed, the file name says hihat_open"
+    )
+    assert reasons["KitA/hihat-semi-open-1.wav"] == "the file name says half-open hat"
+
+
 def test_kits_sharing_a_recording_merge_into_one_group(tmp_path: Path) -> None:
     _kit(tmp_path, "KitA", {"Kick": ["k1.wav"]})
     b = _kit(tmp_path, "KitB", {"Kick": ["other.wav"]}, seed=50)
