@@ -25,10 +25,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from bench.tracks import TARGETS
 from samplesort import grooves, trackeval
 from samplesort.transcribe import load_track_model, transcribe_file
 
-TARGETS = {"kick": 0.95, "snare": 0.90, "hihat": 0.90, "onsets": 0.95}
 _KIT_OF = re.compile(r"^groove\d+_[a-z]+_\d+bpm_(?P<kit>.+)$")
 
 

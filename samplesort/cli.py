@@ -276,6 +276,12 @@ def corpus(
     ],
     out: Annotated[Path, typer.Argument(help="Labeled tree to build: OUT/<label>/<kit>/...")],
     copy: Annotated[bool, typer.Option("--copy", help="Copy files instead of symlinking.")] = False,
+    list_skipped: Annotated[
+        bool,
+        typer.Option(
+            "--list-skipped", help="Print every instrument or file left out, and why (stderr)."
+        ),
+    ] = False,
 ) -> None:
     """Build a labeled tree from packaged drum kits (labels from instrument / file names)."""
     from . import pipeline, render
@@ -290,9 +296,13 @@ def corpus(
     counts = Counter(i.label for i in found.items)
     err.print(
         f"{kind}: {len(found.items)} labeled files ({placed} new) -> {out}; "
-        f"skipped {len(found.skipped)} unlabeled"
+        f"skipped {len(found.skipped)}"
+        + ("" if list_skipped or not found.skipped else " (--list-skipped says why)")
     )
     err.print(", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    if list_skipped:
+        for what, why in found.skipped:
+            err.print(f"  {what}: {why}", markup=False, highlight=False)
 
 
 from . import cli_library, cli_organize, cli_tracks, cli_watch  # noqa: E402

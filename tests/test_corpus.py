@@ -77,6 +77,28 @@ def test_a_layer_whose_file_name_names_another_class_is_skipped(tmp_path: Path) 
     assert reasons["KitA/hihat-semi-open-1.wav"] == "the file name says half-open hat"
 
 
+def test_corpus_command_counts_what_it_skips_and_lists_why_on_request(tmp_path: Path) -> None:
+    _kit(
+        tmp_path / "kits", "KitA", {"Snare": ["snare-1.wav", "snare-rimshot2.wav"], "Fx": ["f.wav"]}
+    )
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["corpus", "hydrogen", str(tmp_path / "kits"), str(out)])
+    assert result.exit_code == 0, result.output
+    assert (
+        "1 labeled files" in result.output
+        and "skipped 2 (--list-skipped says why)" in result.output
+    )
+    assert "rimshot2" not in result.output
+    result = runner.invoke(
+        app, ["corpus", "hydrogen", str(tmp_path / "kits"), str(out), "--list-skipped"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "KitA/snare-rimshot2.wav: the instrument name says snare, the file name says rim" in (
+        result.output
+    )
+    assert "KitA/Fx: instrument name does not name one class" in result.output
+
+
 def test_kits_sharing_a_recording_merge_into_one_group(tmp_path: Path) -> None:
     _kit(tmp_path, "KitA", {"Kick": ["k1.wav"]})
     b = _kit(tmp_path, "KitB", {"Kick": ["other.wav"]}, seed=50)
