@@ -59,6 +59,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
 
+    if args.keep and args.keep.exists() and any(args.keep.iterdir()):
+        sys.exit(f"{args.keep}: exists and is not empty; --keep needs a new folder")
     model = load_track_model(args.model)
     names = grooves.corpus_kits(args.corpus)
     if not names:
