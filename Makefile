@@ -87,6 +87,7 @@ track-model: corpus
 ## grooves: 56 grooves rendered with the corpus kits (WAV + time_s,class CSV), for evaluate-tracks
 ## (see the README section "Transcribe a drum loop")
 grooves: corpus
+	rm -rf $(DATA)/grooves  # its own output: the generator never writes over a groove set
 	$(BIN)/python -m samplesort.grooves $(DATA)/corpus $(DATA)/grooves --n 56 --seed 0
 
 ## bench-tracks: full-track quality with whole kits held out, the librosa onset baseline, speed

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import UsageError
 from .grooves_generate import KIT_LABELS, STYLES, Groove, Hit, generate
 from .grooves_render import (
     MAX_SAMPLE_S,
@@ -78,10 +79,15 @@ def write_set(
     donors: Sequence[Kit] = (),
     out_sr_hz: int = 44100,
 ) -> list[Path]:
-    """Render `n` grooves (kits in turn) into `out` as WAV + truth CSV; returns the WAVs."""
+    """Render `n` grooves (kits in turn) into `out` as WAV + truth CSV; returns the WAVs.
+    Refuses (UsageError) when `out` already holds a groove of one of the indices: a set is
+    never written over another."""
     import soundfile as sf
     import soxr
 
+    taken = sorted(p for i in range(n) for p in out.glob(f"groove{i:03d}_*"))
+    if taken:
+        raise UsageError(f"{taken[0]}: exists; grooves are never written over (use a new folder)")
     rng = np.random.default_rng(seed)
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -109,7 +115,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = ap.parse_args(argv)
     names = args.kits.split(",") if args.kits else corpus_kits(args.corpus)
     kits = load_kits(args.corpus, names, sr_hz=44100)
-    write_set(kits, args.out, n=args.n, seed=args.seed)
+    try:
+        write_set(kits, args.out, n=args.n, seed=args.seed)
+    except UsageError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 if __name__ == "__main__":

@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from samplesort import grooves, trackeval
+from samplesort.errors import UsageError
 from tests.tracks_helpers import synth_kit
 
 
@@ -69,6 +71,15 @@ def test_write_set_writes_audio_and_truth(tmp_path: Path) -> None:
     for w in wavs:
         assert w.exists() and w.with_suffix(".csv").exists()
         assert len(trackeval.read_truth(w.with_suffix(".csv"))) > 5
+
+
+def test_write_set_never_writes_over_an_existing_groove(tmp_path: Path) -> None:
+    kit = synth_kit(0, sr_hz=44100)
+    first = grooves.write_set([kit], tmp_path, n=1, seed=0)[0]
+    before = first.read_bytes(), first.with_suffix(".csv").read_bytes()
+    with pytest.raises(UsageError, match=r"groove000_.*exists"):
+        grooves.write_set([kit], tmp_path, n=1, seed=1)
+    assert (first.read_bytes(), first.with_suffix(".csv").read_bytes()) == before
 
 
 def test_one_hit_refuses_a_slice_of_a_played_beat() -> None:
