@@ -10,6 +10,9 @@ held-out kits (drums borrowed from held-out kits only) are written as 44.1 kHz W
 and scored exactly as `samplesort evaluate-tracks` scores them (transcribe_file + trackeval).
 Printed: per-label precision / recall / F1 summed over every held-out file, hihat closed + open
 merged, the class-agnostic onset F1, and librosa's default onset detector on the same files.
+The one-shot classifier whose second opinion transcription asks (`transcribe.ONESHOT_RESCUE`)
+is, per fold, one trained as `make model` trains the bundled one but without the fold's kits
+(`oneshot_models`), so no held-out kit is heard by either model.
 
 Speed: transcription of every evaluation file (decode, onsets, features, trees; model loaded
 beforehand) against the audio duration, and a 10-minute loop (peak RSS growth reported).
@@ -31,6 +34,7 @@ import numpy as np
 
 from samplesort import grooves, trackeval, tracktrain
 from samplesort.audio import ANALYSIS_SR_HZ
+from samplesort.model import ModelBundle
 from samplesort.transcribe import transcribe_file
 
 TARGETS = {"kick": 0.95, "snare": 0.90, "hihat": 0.90, "onsets": 0.95}
@@ -38,6 +42,28 @@ TARGETS = {"kick": 0.95, "snare": 0.90, "hihat": 0.90, "onsets": 0.95}
 
 def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
+
+
+# the bundled one-shot model's recipe (Makefile `model`)
+ONESHOT_RECIPE = {"algorithm": "extra", "n_trees": 100, "seed": 0}
+ONESHOT_AUGMENT = 8
+
+
+def oneshot_models(corpus: Path, folds: list[list[str]]) -> list[ModelBundle]:
+    """Per fold, a one-shot classifier trained with the bundled model's recipe on every corpus
+    file but those of the fold's kits (thresholds are not chosen: only its scores are used)."""
+    from samplesort import pipeline, training
+
+    files, _ = pipeline.labeled_tree(corpus)
+    ts, _ = pipeline.training_set(files, augment=ONESHOT_AUGMENT, seed=0)
+    out = []
+    for held in folds:
+        keep = ~np.isin(ts.groups, held)
+        part = training.TrainingSet(
+            ts.X[keep], ts.y[keep], ts.groups[keep], ts.origin[keep], ts.augmented[keep], ts.paths
+        )
+        out.append(training.train_bundle(part, cv=False, **ONESHOT_RECIPE))
+    return out
 
 
 def librosa_onsets(path: Path) -> np.ndarray:
@@ -62,6 +88,8 @@ def main(argv: list[str] | None = None) -> None:
     kits = {k.name: k for k in grooves.load_kits(args.corpus, names, sr_hz=ANALYSIS_SR_HZ)}
     kits44 = {k.name: k for k in grooves.load_kits(args.corpus, names, sr_hz=44100)}
     folds = tracktrain.kit_folds(names, args.folds)
+    _say("one-shot classifiers without each fold's kits")
+    oneshots = oneshot_models(args.corpus, folds)
     per_file: dict[str, dict[str, trackeval.Counts]] = {}
     baseline: list[trackeval.Counts] = []
     audio_s = 0.0
@@ -86,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
             for wav in wavs:
                 truth = trackeval.read_truth(wav.with_suffix(".csv"))
                 t0 = time.perf_counter()
-                t = transcribe_file(wav, model)
+                t = transcribe_file(wav, model, oneshot=oneshots[k])
                 compute_s += time.perf_counter() - t0
                 audio_s += t.duration_s
                 est = [(h.time_s, lab) for h in t.hits for lab in h.labels]
@@ -100,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
             part = trackeval.total(v for n, v in per_file.items() if n.startswith(f"fold{k}/"))
             _say("  " + ", ".join(f"{lab} {part[lab].f1:.3f}" for lab in TARGETS if lab in part))
         speed = audio_s / compute_s if compute_s else 0.0
-        long_s, long_x, rss_mb = _long_file(Path(tmp), kits44, model)
+        long_s, long_x, rss_mb = _long_file(Path(tmp), kits44, model, oneshots[-1])
     overall = trackeval.total(per_file.values())
     base = sum(baseline, trackeval.Counts(0, 0, 0))
     report: dict[str, Any] = {
@@ -124,7 +152,9 @@ def main(argv: list[str] | None = None) -> None:
         args.json.write_text(json.dumps(report, indent=1))
 
 
-def _long_file(tmp: Path, kits: dict[str, grooves.Kit], model: Any) -> tuple[float, float, float]:
+def _long_file(
+    tmp: Path, kits: dict[str, grooves.Kit], model: Any, oneshot: ModelBundle
+) -> tuple[float, float, float]:
     """A 10-minute loop (a 4-bar groove repeated), transcribed block-wise."""
     import soundfile as sf
 
@@ -138,7 +168,7 @@ def _long_file(tmp: Path, kits: dict[str, grooves.Kit], model: Any) -> tuple[flo
             f.write(bar)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
-    t = transcribe_file(path, model)
+    t = transcribe_file(path, model, oneshot=oneshot)
     elapsed = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return round(t.duration_s, 1), t.duration_s / elapsed, round(after - before, 1)

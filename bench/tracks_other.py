@@ -8,10 +8,12 @@ source — the GM soundfont kits of `make corpus-soundfont`, which no model here
 Debian packages as the training kits. The project's own evaluation uses grooves from other
 sources, so this renders `--per-kit` grooves with every kit of SOUNDFONT_CORPUS (the same
 generator and production as `samplesort.grooves`, 44.1 kHz WAV + truth CSV), transcribes them
-with the model (default: the bundled one, trained on every corpus kit) and scores them exactly
-as `samplesort evaluate-tracks` does. Printed: the overall table (hihat closed + open merged,
-class-agnostic onsets) and kick / snare / hihat / onsets F1 per kit and per kit style
-(standard, room, power, electronic, tr808, jazz, brush), each summed over files.
+with the model (default: the bundled one, trained on every corpus kit; the bundled one-shot
+classifier gives its second opinion, as in `samplesort transcribe`, unless
+`--track-model-alone`) and scores them exactly as `samplesort evaluate-tracks` does.
+Printed: the overall table (hihat closed + open merged, class-agnostic onsets) and kick /
+snare / hihat / onsets F1 per kit and per kit style (standard, room, power, electronic, tr808,
+jazz, brush), each summed over files.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 
 from bench.tracks import TARGETS
 from samplesort import grooves, trackeval
+from samplesort.model import load_default
 from samplesort.transcribe import load_track_model, transcribe_file
 
 _KIT_OF = re.compile(r"^groove\d+_[a-z]+_\d+bpm_(?P<kit>.+)$")
@@ -57,11 +60,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--keep", type=Path, default=None, help="write the grooves here and keep them")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument(
+        "--track-model-alone",
+        action="store_true",
+        help="without the one-shot classifier's second opinion (transcribe.ONESHOT_RESCUE)",
+    )
     args = ap.parse_args(argv)
 
     if args.keep and args.keep.exists() and any(args.keep.iterdir()):
         sys.exit(f"{args.keep}: exists and is not empty; --keep needs a new folder")
     model = load_track_model(args.model)
+    oneshot = None if args.track_model_alone else load_default()
     names = grooves.corpus_kits(args.corpus)
     if not names:
         sys.exit(f"{args.corpus}: no kit with a kick, a snare and a closed hat")
@@ -72,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
         wavs = grooves.write_set(kits, out, n=len(kits) * args.per_kit, seed=args.seed)
         for wav in wavs:
             truth = trackeval.read_truth(wav.with_suffix(".csv"))
-            t = transcribe_file(wav, model)
+            t = transcribe_file(wav, model, oneshot=oneshot)
             per_file[wav.name] = trackeval.score(
                 truth, [(h.time_s, x) for h in t.hits for x in h.labels]
             )

@@ -46,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.tracks import oneshot_models
 from samplesort import grooves, trackeval, tracktrain, transcribe
 from samplesort import segments as seg
 from samplesort.audio import ANALYSIS_SR_HZ
@@ -111,11 +112,11 @@ def _dropping(
     return lambda *args: full(*args)[:, keep]
 
 
-def _score(model: object, wavs: list[Path]) -> dict[str, trackeval.Counts]:
+def _score(model: object, wavs: list[Path], oneshot: ModelBundle) -> dict[str, trackeval.Counts]:
     per = []
     for wav in wavs:
         truth = trackeval.read_truth(wav.with_suffix(".csv"))
-        t = transcribe.transcribe_file(wav, model)
+        t = transcribe.transcribe_file(wav, model, oneshot=oneshot)
         per.append(trackeval.score(truth, [(h.time_s, lab) for h in t.hits for lab in h.labels]))
     return trackeval.total(per)
 
@@ -125,20 +126,22 @@ def _scored_as(label: str) -> str:
     return next((m for m, members in trackeval.MERGED.items() if label in members), label)
 
 
-def _threshold_offsets(model: ModelBundle, wavs: list[Path], label: str) -> None:
+def _threshold_offsets(
+    model: ModelBundle, wavs: list[Path], label: str, oneshot: ModelBundle
+) -> None:
     c = model.labels.index(label)
     metric = _scored_as(label)
     cells = []
     for off in OFFSETS:
         thr = model.thresholds.copy()
         thr[c] = thr[c] + off
-        tot = _score(dataclasses.replace(model, thresholds=thr), wavs)
+        tot = _score(dataclasses.replace(model, thresholds=thr), wavs, oneshot)
         cells.append(f"{off:+.2f}: {tot[metric].f1:.3f}")
     base = float(model.thresholds[c])
     print(f"{metric} F1 with the {label} threshold ({base:.3f}) moved by: " + ", ".join(cells))
 
 
-def _why(model: object, wavs: list[Path]) -> None:
+def _why(model: object, wavs: list[Path], oneshot: ModelBundle) -> None:
     from scipy.ndimage import maximum_filter1d, uniform_filter1d
 
     from samplesort import audio
@@ -147,7 +150,7 @@ def _why(model: object, wavs: list[Path]) -> None:
     false: Counter[str] = Counter()
     for wav in wavs:
         truth = trackeval.read_truth(wav.with_suffix(".csv"))
-        t = transcribe.transcribe_file(wav, model)
+        t = transcribe.transcribe_file(wav, model, oneshot=oneshot)
         hits = [(h.time_s, {_scored_as(lab) for lab in h.labels}) for h in t.hits]
         clip = audio.decode(wav, max_s=3600)
         hop_s = seg.HOP / clip.sr_hz
@@ -201,6 +204,7 @@ def main(argv: list[str] | None = None) -> None:
     train = [kits[n] for n in names if n not in held]
     test = [kits44[n] for n in held]
     print(f"fold {args.fold}: held out {', '.join(held)}")
+    oneshot = oneshot_models(args.corpus, [held])[0]
     with tempfile.TemporaryDirectory(prefix="tracks-probe-") as tmp:
         wavs = grooves.write_set(test * 4, Path(tmp), n=len(test) * 4, seed=10_000 + k, donors=test)
         for name in args.variant:
@@ -209,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
                     train, train, grooves_per_kit=20, seed=k + 100 * args.seed
                 )
                 model = tracktrain.build(rows, seed=args.seed)
-                tot = _score(model, wavs)
+                tot = _score(model, wavs, oneshot)
                 print(
                     f"{name:<16}"
                     + "  ".join(f"{lab} {tot[lab].f1:.3f}" for lab in ("kick", "snare", "hihat"))
@@ -221,9 +225,9 @@ def main(argv: list[str] | None = None) -> None:
                     flush=True,
                 )
                 if args.why and name == args.variant[0]:
-                    _why(model, wavs)
+                    _why(model, wavs, oneshot)
                 if args.threshold_offsets and name == args.variant[0]:
-                    _threshold_offsets(model, wavs, args.threshold_offsets)
+                    _threshold_offsets(model, wavs, args.threshold_offsets, oneshot)
 
 
 if __name__ == "__main__":

@@ -62,11 +62,13 @@ def transcribe(
     model: TrackModelOpt = None,
 ) -> None:
     """Find every hit in a drum loop, label it (several labels when drums are struck
-    together), and print it; optionally write MIDI, CSV and one-shot slices.
+    together), and print it; optionally write MIDI, CSV and one-shot slices. The track model
+    decides, with the bundled one-shot classifier as a second opinion on snares.
 
     Exit status: 0 on success, 1 when the file or the model cannot be read.
     """
     from . import fsops, render
+    from .model import load_default
     from .transcribe import csv_text, load_track_model, slice_name, transcribe_file, write_midi
 
     err = render.stderr()
@@ -79,7 +81,11 @@ def transcribe(
     try:
         bundle = load_track_model(model)
         t = transcribe_file(
-            path, bundle, slice_sink=sink if slices is not None else None, estimate_bpm=bpm
+            path,
+            bundle,
+            slice_sink=sink if slices is not None else None,
+            estimate_bpm=bpm,
+            oneshot=load_default(),
         )
     except SampleSortError as exc:
         raise fail(exc) from None
@@ -117,11 +123,13 @@ def evaluate_tracks(
     """
     from . import render, trackeval
     from .audio import is_audio_path
+    from .model import load_default
     from .transcribe import load_track_model, transcribe_file
 
     err = render.stderr()
     try:
         bundle = load_track_model(model)
+        oneshot = load_default()
     except SampleSortError as exc:
         raise fail(exc) from None
     if not root.is_dir():
@@ -136,7 +144,7 @@ def evaluate_tracks(
             continue
         try:
             truth = trackeval.read_truth(truth_path)
-            t = transcribe_file(p, bundle)
+            t = transcribe_file(p, bundle, oneshot=oneshot)
         except SampleSortError as exc:
             errors.append(str(exc))
             continue

@@ -269,6 +269,46 @@ def test_a_hat_pass_slice_gives_a_clear_hi_hat_or_nothing() -> None:
     assert got[3] == ("snare",)
 
 
+def test_the_one_shot_classifiers_second_opinion_keeps_a_snare_both_hear() -> None:
+    bundle = synth_track_model()
+    labels = bundle.labels
+    snare = labels.index("snare")
+    thresholds = bundle.thresholds.copy()
+    thresholds[snare] = 0.9  # the track model alone accepts no snare below
+    bundle = dataclasses.replace(bundle, thresholds=thresholds)
+    min_oneshot, min_track = transcribe.ONESHOT_RESCUE["snare"]
+    S = np.zeros((4, len(labels)))
+    S[:, labels.index("hihat_closed")] = 0.95
+    S[:, snare] = [min_track, min_track, min_track - 0.05, 0.95]
+    oneshot = {"snare": np.array([min_oneshot, min_oneshot - 0.05, 0.99, 0.0])}
+    rise = np.full((4, len(transcribe.seg.BANDS)), 30.0, dtype=np.float32)
+    main = [False] * 4
+    alone = transcribe._decide(S, rise, bundle, main)
+    assert [("snare" in got) for got in alone] == [False, False, False, True]
+    both = transcribe._decide(S, rise, bundle, main, oneshot)
+    # both over their bars / the one-shot model not sure / no trace in the track model /
+    # the track model alone over its threshold
+    assert [("snare" in got) for got in both] == [True, False, False, True]
+    assert all("hihat_closed" in got for got in both)
+    # a hat-pass slice stays a hi-hat or nothing
+    assert transcribe._decide(S[:1], rise[:1], bundle, [True], {"snare": oneshot["snare"][:1]}) == [
+        ("hihat_closed",)
+    ]
+
+
+def test_the_second_opinion_only_ever_adds_its_own_labels(tmp_path: Path) -> None:
+    from samplesort.model import load_default
+
+    path, _ = _groove_file(tmp_path)
+    track = transcribe.load_track_model()
+    plain = transcribe.transcribe_file(path, track)
+    helped = transcribe.transcribe_file(path, track, oneshot=load_default(), block_s=2.0)
+    assert [h.time_s for h in helped.hits] == [h.time_s for h in plain.hits]
+    for a, b in zip(plain.hits, helped.hits, strict=True):
+        assert set(a.labels) <= set(b.labels)
+        assert set(b.labels) - set(a.labels) <= set(transcribe.ONESHOT_RESCUE)
+
+
 def test_threshold_offsets_raise_only_their_labels_threshold() -> None:
     kits = [synth_kit(1), synth_kit(2)]
     rows = tracktrain.render_rows(kits, kits, grooves_per_kit=2, seed=0)
