@@ -11,8 +11,8 @@ arrays and saved as an `.npz` file loaded with `allow_pickle=False`. So:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
@@ -125,6 +125,14 @@ class TreeArrays:
             keep = ~done
             pair, nodes, row_start = pair[keep], nodes[keep], row_start[keep]
         return self._average(self.value[leaf_node].reshape(n, n_trees), n_classes)
+
+    def only(self, classes: Sequence[int]) -> TreeArrays:
+        """These trees restricted to the ensembles of `classes` (node arrays shared): they score
+        those classes as before, every other class 0, and walk only their own trees."""
+        keep = np.isin(self.tree_class, list(classes))
+        out = replace(self, roots=self.roots[keep], tree_class=self.tree_class[keep])
+        out.__dict__["_walk_arrays"] = self._walk_arrays  # same nodes: built once, shared
+        return out
 
     @cached_property
     def _walk_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -15,6 +15,7 @@ a snare it is sure of is kept when the track model also hears at least a trace o
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -239,6 +240,12 @@ def second_opinion(
     return ok
 
 
+def second_opinion_model(oneshot: ModelBundle) -> ModelBundle:
+    """`oneshot` walking only the trees of the labels `ONESHOT_RESCUE` asks it about."""
+    wanted = [oneshot.labels.index(lab) for lab in ONESHOT_RESCUE if lab in oneshot.labels]
+    return dataclasses.replace(oneshot, trees=oneshot.trees.only(wanted))
+
+
 def _decide(
     scores: np.ndarray,
     rise_db: np.ndarray,
@@ -278,7 +285,9 @@ def _analyse(
     opinion = None
     if oneshot is not None:
         S1 = oneshot.scores(X[:, : len(FEATURE_NAMES)], schema_version=FEATURE_SCHEMA_VERSION)
-        opinion = {lab: S1[:, k] for k, lab in enumerate(oneshot.labels)}
+        opinion = {
+            lab: S1[:, oneshot.labels.index(lab)] for lab in ONESHOT_RESCUE if lab in oneshot.labels
+        }
     decided = _decide(S, rise, bundle, [s.hat_only for s in segs], opinion)
     out = []
     for i, s in enumerate(segs):
@@ -313,6 +322,8 @@ def transcribe_blocks(
     (a one-shot classifier, e.g. `model.load_default()`) gives `ONESHOT_RESCUE`'s second
     opinion; without it the track model decides alone."""
     sr = ANALYSIS_SR_HZ
+    if oneshot is not None:
+        oneshot = second_opinion_model(oneshot)
     hold = int(HOLD_S * sr)
     context = int(CONTEXT_S * sr) // seg.HOP * seg.HOP
     buf = np.zeros(0, dtype=np.float32)

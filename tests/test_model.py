@@ -68,6 +68,20 @@ def test_numpy_and_compiled_walks_of_the_bundled_model_agree_exactly() -> None:
     np.testing.assert_array_equal(model.scores(X[:64], compiled=False), model.scores(X[:64]))
 
 
+def test_trees_restricted_to_some_labels_score_those_labels_alone_and_the_same() -> None:
+    model = M.load_default()
+    X = np.random.default_rng(3).standard_normal((80, len(model.feature_names)))
+    X = X.astype(np.float32) * 3
+    keep = [model.labels.index("snare"), model.labels.index("ride")]
+    few = model.trees.only(keep)
+    assert few.roots.size == sum(int((model.trees.tree_class == c).sum()) for c in keep)
+    for compiled in (False, True):
+        full = model.trees.predict_proba(X, len(model.labels), compiled=compiled)
+        part = few.predict_proba(X, len(model.labels), compiled=compiled)
+        np.testing.assert_array_equal(part[:, keep], full[:, keep])
+        assert not np.delete(part, keep, axis=1).any()
+
+
 @pytest.mark.parametrize("algorithm", ["forest", "tree"])
 def test_train_save_load_predict_round_trip(tmp_path: Path, algorithm: str) -> None:
     ts = _toy_set()
