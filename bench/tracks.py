@@ -34,7 +34,7 @@ import numpy as np
 
 from samplesort import grooves, trackeval, tracktrain
 from samplesort.audio import ANALYSIS_SR_HZ
-from samplesort.model import ModelBundle
+from samplesort.model import ModelBundle, load_default
 from samplesort.transcribe import transcribe_file
 
 TARGETS = {"kick": 0.95, "snare": 0.90, "hihat": 0.90, "onsets": 0.95}
@@ -44,26 +44,39 @@ def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-# the bundled one-shot model's recipe (Makefile `model`)
-ONESHOT_RECIPE = {"algorithm": "extra", "n_trees": 100, "seed": 0}
-ONESHOT_AUGMENT = 8
-
-
 def oneshot_models(corpus: Path, folds: list[list[str]]) -> list[ModelBundle]:
-    """Per fold, a one-shot classifier trained with the bundled model's recipe on every corpus
-    file but those of the fold's kits (thresholds are not chosen: only its scores are used)."""
+    """Per fold, a one-shot classifier trained with the bundled model's recipe (algorithm,
+    trees, augmentation and seed, read from its metadata) on every corpus file but those of
+    the fold's kits (thresholds are not chosen: only its scores are used)."""
     from samplesort import pipeline, training
 
+    meta = load_default().meta
     files, _ = pipeline.labeled_tree(corpus)
-    ts, _ = pipeline.training_set(files, augment=ONESHOT_AUGMENT, seed=0)
+    ts, _ = pipeline.training_set(files, augment=int(meta["augment"]), seed=int(meta["seed"]))
     out = []
     for held in folds:
         keep = ~np.isin(ts.groups, held)
         part = training.TrainingSet(
             ts.X[keep], ts.y[keep], ts.groups[keep], ts.origin[keep], ts.augmented[keep], ts.paths
         )
-        out.append(training.train_bundle(part, cv=False, **ONESHOT_RECIPE))
+        out.append(
+            training.train_bundle(
+                part,
+                algorithm=meta["algorithm"],
+                n_trees=int(meta["n_trees"]),
+                seed=int(meta["seed"]),
+                cv=False,
+            )
+        )
     return out
+
+
+def print_overall(overall: dict[str, trackeval.Counts]) -> None:
+    """Precision / recall / F1 per label, the targeted ones first, with their targets."""
+    print(f"{'label':<14}{'P':>7}{'R':>7}{'F1':>7}  target")
+    for lab, c in sorted(overall.items(), key=lambda kv: (kv[0] not in TARGETS, kv[0])):
+        target = f">= {TARGETS[lab]:.2f}" if lab in TARGETS else ""
+        print(f"{lab:<14}{c.precision:7.3f}{c.recall:7.3f}{c.f1:7.3f}  {target}")
 
 
 def librosa_onsets(path: Path) -> np.ndarray:
@@ -141,10 +154,7 @@ def main(argv: list[str] | None = None) -> None:
         "long_file": {"seconds": long_s, "x_realtime": round(long_x, 1), "rss_growth_mb": rss_mb},
     }
     print(f"held-out kits, {len(per_file)} grooves, {audio_s:.0f} s of audio")
-    print(f"{'label':<14}{'P':>7}{'R':>7}{'F1':>7}  target")
-    for lab, c in sorted(overall.items(), key=lambda kv: (kv[0] not in TARGETS, kv[0])):
-        target = f">= {TARGETS[lab]:.2f}" if lab in TARGETS else ""
-        print(f"{lab:<14}{c.precision:7.3f}{c.recall:7.3f}{c.f1:7.3f}  {target}")
+    print_overall(overall)
     print(f"{'librosa onsets':<14}{base.precision:7.3f}{base.recall:7.3f}{base.f1:7.3f}")
     print(f"speed: {speed:.0f}x real time (evaluation files), target >= 100x")
     print(f"10-minute file: {long_x:.0f}x real time, peak RSS growth {rss_mb:.0f} MB")

@@ -27,7 +27,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from bench.tracks import TARGETS
+from bench.tracks import TARGETS, print_overall
 from samplesort import grooves, trackeval
 from samplesort.model import load_default
 from samplesort.transcribe import load_track_model, transcribe_file
@@ -94,10 +94,7 @@ def main(argv: list[str] | None = None) -> None:
         by_style[style_of(kit)].append(counts)
 
     print(f"{model.model_id} on {len(per_file)} grooves of {len(names)} kits from {args.corpus}")
-    print(f"{'label':<14}{'P':>7}{'R':>7}{'F1':>7}  target")
-    for lab, c in sorted(overall.items(), key=lambda kv: (kv[0] not in TARGETS, kv[0])):
-        target = f">= {TARGETS[lab]:.2f}" if lab in TARGETS else ""
-        print(f"{lab:<14}{c.precision:7.3f}{c.recall:7.3f}{c.f1:7.3f}  {target}")
+    print_overall(overall)
     head = f"{'F1 per kit style':<24}" + "".join(f"{lab:>8}" for lab in TARGETS)
     print(head)
     for style in sorted(by_style):

@@ -171,10 +171,14 @@ def loop_context(
     it (default: `segs`; `segs` are among the neighbours). 0 is as loud as the loud hits
     nearby, -20 is 20 dB quieter."""
     neighbours = segs if neighbours is None else neighbours
-    own = _levels_db(x, sr_hz, segs)
+    near_db = _levels_db(x, sr_hz, neighbours)
+    at = {id(s): i for i, s in enumerate(neighbours)}
+    if all(id(s) in at for s in segs):  # the usual case: each hit's levels measured once
+        own = near_db[[at[id(s)] for s in segs]].reshape(len(segs), -1)
+    else:
+        own = _levels_db(x, sr_hz, segs)
     if not len(segs):
         return own
-    near_db = own if neighbours is segs else _levels_db(x, sr_hz, neighbours)
     t = np.array([s.onset_s for s in segs])
     near_t = np.array([s.onset_s for s in neighbours])
     near = np.abs(near_t[None, :] - t[:, None]) <= CONTEXT_AROUND_S  # (segs, neighbours)

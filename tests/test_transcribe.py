@@ -207,6 +207,9 @@ def test_loop_context_is_each_hits_level_against_the_loud_hits_near_it() -> None
     # neighbours given explicitly: the quiet hat's context is the same from a subset
     sub = transcribe.loop_context(x, sr, [segs[quiet]], segs)
     np.testing.assert_allclose(sub[0], C[quiet], atol=1e-4)
+    # ... and from a segment that is equal but not one of the neighbours (measured anew)
+    copy = transcribe.loop_context(x, sr, [dataclasses.replace(segs[quiet])], segs)
+    np.testing.assert_allclose(copy[0], C[quiet], atol=1e-4)
 
 
 def _hits_of(groove: grooves.Groove) -> list[transcribe.TrackHit]:
