@@ -91,14 +91,20 @@ class TrackHit:
     velocity: int  # 1-127, from the hit's peak relative to the loudest hit of the file
     peak: float  # linear peak of the slice
     pitch_hz: float  # strongest low spectral peak of the slice (orders toms)
+    # the one-shot classifier's scores for the labels of ONESHOT_RESCUE, when it was asked
+    # (a snare it rescued is in `labels` with a track score under the track threshold)
+    oneshot_scores: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "time": round(self.time_s, 4),
             "labels": list(self.labels),
             "scores": self.scores,
             "velocity": self.velocity,
         }
+        if self.oneshot_scores:
+            out["oneshot_scores"] = self.oneshot_scores
+        return out
 
 
 @dataclass(frozen=True)
@@ -303,6 +309,7 @@ def _analyse(
             velocity=0,
             peak=peak,
             pitch_hz=float(X[i, _F0]),
+            oneshot_scores={lab: round(float(v[i]), 3) for lab, v in (opinion or {}).items()},
         )
         out.append((hit, s))
     return out
@@ -366,13 +373,8 @@ def transcribe_blocks(
         raise AudioError(f"{name}: no audio samples")
     top = max((h.peak for h in raw), default=0.0)
     hits = tuple(
-        TrackHit(
-            h.time_s,
-            h.labels,
-            h.scores,
-            int(np.clip(round(127 * np.sqrt(h.peak / top)), 1, 127)) if top > 0 else 1,
-            h.peak,
-            h.pitch_hz,
+        dataclasses.replace(
+            h, velocity=int(np.clip(round(127 * np.sqrt(h.peak / top)), 1, 127)) if top > 0 else 1
         )
         for h in raw
     )

@@ -48,7 +48,8 @@ def test_transcribe_writes_json_midi_csv_and_slices(tmp_path: Path, model_path: 
     assert res.exit_code == 0, res.output
     hits = [json.loads(line) for line in res.stdout.splitlines()]
     assert len(hits) > 10
-    assert set(hits[0]) == {"time", "labels", "scores", "velocity"}
+    assert set(hits[0]) == {"time", "labels", "scores", "velocity", "oneshot_scores"}
+    assert all(set(h["oneshot_scores"]) == {"snare"} for h in hits)  # the second opinion
     assert all(1 <= h["velocity"] <= 127 and h["labels"] for h in hits)
     assert (tmp_path / "o.mid").stat().st_size > 50
     rows = (tmp_path / "o.csv").read_text().splitlines()

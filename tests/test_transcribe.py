@@ -310,6 +310,12 @@ def test_the_second_opinion_only_ever_adds_its_own_labels(tmp_path: Path) -> Non
     for a, b in zip(plain.hits, helped.hits, strict=True):
         assert set(a.labels) <= set(b.labels)
         assert set(b.labels) - set(a.labels) <= set(transcribe.ONESHOT_RESCUE)
+        # the opinion is reported, and a label it added cleared its bar
+        assert a.oneshot_scores == {} and "oneshot_scores" not in a.as_dict()
+        assert set(b.oneshot_scores) == set(transcribe.ONESHOT_RESCUE)
+        assert b.as_dict()["oneshot_scores"] == b.oneshot_scores
+        for lab in set(b.labels) - set(a.labels):
+            assert b.oneshot_scores[lab] >= transcribe.ONESHOT_RESCUE[lab][0]
 
 
 def test_threshold_offsets_raise_only_their_labels_threshold() -> None:
