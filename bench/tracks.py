@@ -1,7 +1,8 @@
 """`make bench-tracks`: full-track mode quality on held-out kits, and speed.
 
     python -m bench.tracks CORPUS_DIR [--folds 4] [--grooves-per-kit 20] [--eval-per-kit 4]
-                                      [--json OUT]
+                                      [--seed 0] [--algorithm forest|extra] [--trees 40]
+                                      [--keep DIR] [--json OUT]
 
 Quality, leave-kits-out: the corpus kits are dealt into `--folds` folds (as in
 `tracktrain.kit_folds`). For each fold, a track model is trained on grooves rendered with the
@@ -13,6 +14,11 @@ merged, the class-agnostic onset F1, and librosa's default onset detector on the
 The one-shot classifier whose second opinion transcription asks (`transcribe.ONESHOT_RESCUE`)
 is, per fold, one trained as `make model` trains the bundled one but without the fold's kits
 (`oneshot_models`), so no held-out kit is heard by either model.
+
+`--algorithm` / `--trees`: the track models' forests (default: `make track-model`'s recipe).
+`--keep DIR`: each fold's held-out grooves, its track model (`tracks.npz`) and its one-shot
+model (`oneshot.npz`) are kept in `DIR/foldK`, for decision rules tried offline; `--json`
+includes every file's scores.
 
 Speed: transcription of every evaluation file (decode, onsets, features, trees; model loaded
 beforehand) against the audio duration, and a 10-minute loop (peak RSS growth reported).
@@ -95,7 +101,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--eval-per-kit", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--algorithm", choices=("forest", "extra"), default=tracktrain.ALGORITHM)
+    ap.add_argument("--trees", type=int, default=tracktrain.N_TREES)
+    ap.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="keep each fold's grooves, track model and one-shot model in DIR/foldK",
+    )
     args = ap.parse_args(argv)
+    if args.keep and args.keep.exists() and any(args.keep.iterdir()):
+        sys.exit(f"{args.keep}: exists and is not empty; --keep needs a new folder")
 
     names = grooves.corpus_kits(args.corpus)
     kits = {k.name: k for k in grooves.load_kits(args.corpus, names, sr_hz=ANALYSIS_SR_HZ)}
@@ -114,9 +130,11 @@ def main(argv: list[str] | None = None) -> None:
             rows = tracktrain.render_rows(
                 train, train, grooves_per_kit=args.grooves_per_kit, seed=args.seed + k
             )
-            model = tracktrain.build(rows, seed=args.seed)
+            model = tracktrain.build(
+                rows, seed=args.seed, n_trees=args.trees, algorithm=args.algorithm
+            )
             test = [kits44[n] for n in held]
-            out = Path(tmp) / f"fold{k}"
+            out = (args.keep or Path(tmp)) / f"fold{k}"
             wavs = grooves.write_set(
                 test * args.eval_per_kit,
                 out,
@@ -124,6 +142,9 @@ def main(argv: list[str] | None = None) -> None:
                 seed=10_000 + args.seed + k,
                 donors=test,
             )
+            if args.keep:
+                model.save(out / "tracks.npz")
+                oneshots[k].save(out / "oneshot.npz")
             for wav in wavs:
                 truth = trackeval.read_truth(wav.with_suffix(".csv"))
                 t0 = time.perf_counter()
@@ -152,6 +173,10 @@ def main(argv: list[str] | None = None) -> None:
         "librosa_default_onsets": base.as_dict(),
         "speed_x_realtime": round(speed, 1),
         "long_file": {"seconds": long_s, "x_realtime": round(long_x, 1), "rss_growth_mb": rss_mb},
+        "per_file": {
+            name: {lab: c.as_dict() for lab, c in sorted(scores.items())}
+            for name, scores in per_file.items()
+        },
     }
     print(f"held-out kits, {len(per_file)} grooves, {audio_s:.0f} s of audio")
     print_overall(overall)

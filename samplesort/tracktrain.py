@@ -168,12 +168,14 @@ def kit_folds(names: Sequence[str], n_folds: int = N_FOLDS) -> list[list[str]]:
     return [ordered[i::n_folds] for i in range(n_folds)]
 
 
-def fit(rows: Rows, *, seed: int = 0, n_trees: int = N_TREES) -> TreeArrays:
+def fit(
+    rows: Rows, *, seed: int = 0, n_trees: int = N_TREES, algorithm: str = ALGORITHM
+) -> TreeArrays:
     return fit_trees_multilabel(
         rows.X,
         rows.Y,
         LABELS,
-        algorithm=ALGORITHM,
+        algorithm=algorithm,
         seed=seed,
         n_trees=n_trees,
         n_jobs=1,
@@ -187,6 +189,7 @@ def oof_scores(
     *,
     seed: int = 0,
     n_trees: int = N_TREES,
+    algorithm: str = ALGORITHM,
     progress: Callable[[str], None] | None = None,
 ) -> np.ndarray:
     """Out-of-fold scores with whole kits held out (N_FOLDS folds, fewer with fewer kits)."""
@@ -196,7 +199,7 @@ def oof_scores(
     for k, fold in enumerate(folds):
         test = np.isin(rows.groups, fold)
         part = rows.take(~test)
-        scores[test] = fit(part, seed=seed, n_trees=n_trees).predict_proba(
+        scores[test] = fit(part, seed=seed, n_trees=n_trees, algorithm=algorithm).predict_proba(
             rows.X[test], len(LABELS)
         )
         if progress:
@@ -211,6 +214,7 @@ def build(
     n_trees: int = N_TREES,
     cv: bool = True,
     offsets: dict[str, float] | None = None,
+    algorithm: str = ALGORITHM,
     progress: Callable[[str], None] | None = None,
 ) -> ModelBundle:
     """Thresholds and gates from leave-kits-out scores (needs two kits or more), then a final
@@ -220,9 +224,9 @@ def build(
 
     from . import __version__
 
-    trees = fit(rows, seed=seed, n_trees=n_trees)
+    trees = fit(rows, seed=seed, n_trees=n_trees, algorithm=algorithm)
     if cv:
-        oof = oof_scores(rows, seed=seed, n_trees=n_trees, progress=progress)
+        oof = oof_scores(rows, seed=seed, n_trees=n_trees, algorithm=algorithm, progress=progress)
     else:
         oof = trees.predict_proba(rows.X, len(LABELS))
     thresholds = choose_thresholds_multilabel(oof, rows.Y)
@@ -236,7 +240,7 @@ def build(
     meta = {
         "kind": TRACK_MODEL_KIND,
         "model_id": f"samplesort-tracks-s{FEATURE_SCHEMA_VERSION}-{digest}",
-        "algorithm": ALGORITHM,
+        "algorithm": algorithm,
         "n_trees": n_trees,
         "max_leaf_nodes": MAX_LEAF_NODES,
         "seed": seed,
@@ -273,6 +277,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--grooves-per-kit", type=int, default=16)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--algorithm", choices=("forest", "extra"), default=ALGORITHM)
+    ap.add_argument("--trees", type=int, default=N_TREES)
     args = ap.parse_args(argv)
 
     def say(msg: str) -> None:
@@ -282,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     rows = render_rows(
         kits, kits, grooves_per_kit=args.grooves_per_kit, seed=args.seed, progress=say
     )
-    bundle = build(rows, seed=args.seed, progress=say)
+    bundle = build(rows, seed=args.seed, n_trees=args.trees, algorithm=args.algorithm, progress=say)
     bundle.save(args.out)
     say(f"{args.out}: {bundle.model_id}; leave-kits-out slice F1 {bundle.meta['cv_f1']}")
 
