@@ -16,6 +16,8 @@ the track model as `make track-model` does, and scores the held-out grooves as
   (what shipped before they were; measured on top of the hat pass, not of `no-hat-pass`);
 * `no-loop-context`: without the hits' loop context (`transcribe.CONTEXT_FEATURES`) as forest
   inputs (what shipped before them);
+* `no-timbre-context`: without the hits' timbre context (`transcribe.TIMBRE_CONTEXT_FEATURES`)
+  as forest inputs (what shipped before them);
 * `hat-delta1.5`: the hat pass picks 1.5 odf units above its moving mean, not 2.5 (on top of
   the shipped picker; not kept);
 * `short-average`: the peak picker's moving mean over 30 ms before / 20 ms after (not 100/50);
@@ -58,6 +60,7 @@ VARIANTS = (
     "no-hat-pass",
     "no-rise-features",
     "no-loop-context",
+    "no-timbre-context",
     "hat-delta1.5",
     "short-average",
     "median",
@@ -76,7 +79,13 @@ def _variant(name: str) -> Iterator[None]:
     uniform_filter1d = ndi.uniform_filter1d
     features = (transcribe.hit_features, tracktrain.hit_features, tracktrain.TRACK_INPUTS)
     try:
-        if name not in ("base", "no-rise-features", "no-loop-context", "hat-delta1.5"):
+        if name not in (
+            "base",
+            "no-rise-features",
+            "no-loop-context",
+            "no-timbre-context",
+            "hat-delta1.5",
+        ):
             seg.HAT_PASS = False
         if name == "short-average":
             seg.PRE_AVG_S, seg.POST_AVG_S = 0.03, 0.02
@@ -91,6 +100,7 @@ def _variant(name: str) -> Iterator[None]:
         dropped = {
             "no-rise-features": transcribe.RISE_FEATURES,
             "no-loop-context": transcribe.CONTEXT_FEATURES,
+            "no-timbre-context": transcribe.TIMBRE_CONTEXT_FEATURES,
         }.get(name)
         if dropped:
             transcribe.hit_features = tracktrain.hit_features = _dropping(features[0], dropped)
@@ -109,7 +119,7 @@ def _dropping(
     """`full` (the shipped `hit_features`) without the columns named in `dropped`."""
     names = FEATURE_NAMES + transcribe.TRACK_INPUTS
     keep = [i for i, name in enumerate(names) if name not in dropped]
-    return lambda *args: full(*args)[:, keep]
+    return lambda *args, **kwargs: full(*args, **kwargs)[:, keep]
 
 
 def _score(model: object, wavs: list[Path], oneshot: ModelBundle) -> dict[str, trackeval.Counts]:

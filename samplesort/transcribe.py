@@ -40,8 +40,9 @@ CONTEXT_AROUND_S = 1.5
 # hits a decided hit's context looks back at.
 CONTEXT_S = 1.0 + CONTEXT_AROUND_S
 # Onsets this close to a block's end wait for the next block: their slice, and the hits their
-# context looks ahead at, are not all in yet.
-HOLD_S = max(seg.MAX_SEGMENT_S, CONTEXT_AROUND_S) + 0.3
+# context looks ahead at (with those hits' whole slices, for the timbre context), are not all
+# in yet.
+HOLD_S = CONTEXT_AROUND_S + seg.MAX_SEGMENT_S + 0.3
 TRACK_MODEL_KIND = "tracks"
 HAT_LABELS = frozenset({"hihat_closed", "hihat_open"})
 HAT_PASS_MIN_SCORE = 0.75
@@ -80,7 +81,30 @@ RISE_FEATURES = tuple(f"rise_{band}_db" for band in seg.BANDS)
 CONTEXT_FEATURES = tuple(f"loop_rel_{band}_db" for band in seg.BANDS) + ("loop_rel_peak_db",)
 CONTEXT_WINDOW_S = 0.03
 CONTEXT_PERCENTILE = 90
-TRACK_INPUTS = RISE_FEATURES + CONTEXT_FEATURES
+# ... and how its timbre differs from the hits around it (`timbre_context`): each of these
+# one-shot features minus its median over the hits within CONTEXT_AROUND_S (frequencies
+# compared in octaves). Kits differ in absolute brightness and balance, but within any kit the
+# snare sits between the kick and the hats; this says where a hit sits in its own kit.
+TIMBRE_FEATURES = (
+    *(f"band{i}_share_db" for i in range(6)),
+    "centroid_hz_early",
+    "rolloff_hz_early",
+    "flatness_early",
+    "slope_db_per_oct_early",
+    "attack_centroid_hz",
+    "eq_low_db",
+    "eq_mid_db",
+    "eq_high_db",
+    "low_centroid_early_hz",
+    "zcr_early",
+    *(f"mfcc0{i}_mean" for i in range(1, 7)),
+)
+TIMBRE_CONTEXT_FEATURES = tuple(
+    "loop_rel_" + (n.replace("_hz", "_oct") if "_hz" in n else n) for n in TIMBRE_FEATURES
+)
+_TIMBRE = [FEATURE_NAMES.index(n) for n in TIMBRE_FEATURES]
+_TIMBRE_HZ = np.array(["_hz" in n for n in TIMBRE_FEATURES])
+TRACK_INPUTS = RISE_FEATURES + CONTEXT_FEATURES + TIMBRE_CONTEXT_FEATURES
 
 
 @dataclass(frozen=True)
@@ -202,6 +226,27 @@ def loop_context(
     return (own - ref).astype(np.float32)
 
 
+def _timbre(D: np.ndarray) -> np.ndarray:
+    V = D[:, _TIMBRE].astype(np.float64)
+    V[:, _TIMBRE_HZ] = np.log2(np.maximum(V[:, _TIMBRE_HZ], 1.0))
+    return V
+
+
+def timbre_context(
+    D: np.ndarray, times_s: np.ndarray, D_near: np.ndarray, near_times_s: np.ndarray
+) -> np.ndarray:
+    """(len(D), len(TIMBRE_CONTEXT_FEATURES)): each hit's TIMBRE_FEATURES (from its one-shot
+    feature row in `D`, onset at `times_s`) minus their median over the neighbours' rows
+    `D_near` whose onsets lie within CONTEXT_AROUND_S of it (frequencies in octaves)."""
+    V, N = _timbre(D), _timbre(D_near)
+    near = np.abs(np.asarray(near_times_s)[None, :] - np.asarray(times_s)[:, None])
+    near = near <= CONTEXT_AROUND_S  # (hits, neighbours)
+    out = np.zeros_like(V)
+    for i in np.nonzero(near.any(axis=1))[0]:
+        out[i] = V[i] - np.median(N[near[i]], axis=0)
+    return out.astype(np.float32)
+
+
 def rise_matrix(segs: Sequence[seg.Segment]) -> np.ndarray:
     """(len(segs), len(segments.BANDS)) dB: each slice's band rises at its onset."""
     return np.array([s.rise_db for s in segs], dtype=np.float32).reshape(len(segs), len(seg.BANDS))
@@ -212,12 +257,30 @@ def hit_features(
     sr_hz: int,
     segs: Sequence[seg.Segment],
     neighbours: Sequence[seg.Segment] | None = None,
+    *,
+    described: Callable[[Sequence[seg.Segment]], np.ndarray] | None = None,
 ) -> np.ndarray:
     """The track model's rows (len(segs), FEATURE_NAMES + TRACK_INPUTS): the slice's one-shot
-    features, the band rises the onset detector measured, and the hit's loop context among
-    `neighbours` (default `segs`)."""
-    context = loop_context(x, sr_hz, segs, neighbours)
-    return np.hstack([describe_segments(x, sr_hz, segs), rise_matrix(segs), context])
+    features, the band rises the onset detector measured, and the hit's loop context and
+    timbre context among `neighbours` (default `segs`; `segs` are among them). `described`
+    gives the one-shot feature rows of segments (default `describe_segments` on `x`; the
+    transcriber passes one that remembers the slices it has already described)."""
+    neighbours = segs if neighbours is None else neighbours
+    known = {id(s) for s in neighbours}
+    neighbours = [*neighbours, *(s for s in segs if id(s) not in known)]
+    D_near = (described or (lambda ss: describe_segments(x, sr_hz, ss)))(neighbours)
+    at = {id(s): i for i, s in enumerate(neighbours)}
+    D = D_near[[at[id(s)] for s in segs]].reshape(len(segs), -1)
+    times = np.array([s.onset_s for s in segs])
+    near_times = np.array([s.onset_s for s in neighbours])
+    return np.hstack(
+        [
+            D,
+            rise_matrix(segs),
+            loop_context(x, sr_hz, segs, neighbours),
+            timbre_context(D, times, D_near, near_times),
+        ]
+    )
 
 
 def accept(
@@ -279,6 +342,30 @@ def _decide(
     return out
 
 
+class _Described:
+    """One-shot feature rows of the slices of a file read in blocks, each slice described
+    once: the blocks overlap, and a hit's neighbours are described before it is decided."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[int, int], np.ndarray] = {}
+        self.buf = np.zeros(0, dtype=np.float32)
+        self.buf0 = 0
+
+    def at(self, buf: np.ndarray, buf0: int) -> _Described:
+        """Now reading `buf`, whose first sample is the file's `buf0`; forget slices before it."""
+        self.buf, self.buf0 = buf, buf0
+        self.rows = {k: v for k, v in self.rows.items() if k[0] >= buf0}
+        return self
+
+    def __call__(self, segs: Sequence[seg.Segment]) -> np.ndarray:
+        keys = [(self.buf0 + s.start, self.buf0 + s.end) for s in segs]
+        new = [i for i, k in enumerate(keys) if k not in self.rows]
+        if new:
+            D = describe_segments(self.buf, ANALYSIS_SR_HZ, [segs[i] for i in new])
+            self.rows.update((keys[i], row) for i, row in zip(new, D, strict=True))
+        return np.array([self.rows[k] for k in keys]).reshape(len(segs), len(FEATURE_NAMES))
+
+
 def _analyse(
     x: np.ndarray,
     segs: Sequence[seg.Segment],
@@ -286,10 +373,11 @@ def _analyse(
     bundle: ModelBundle,
     offset_s: float,
     oneshot: ModelBundle | None = None,
+    described: Callable[[Sequence[seg.Segment]], np.ndarray] | None = None,
 ) -> list[tuple[TrackHit, seg.Segment]]:
     if not segs:
         return []
-    X = hit_features(x, ANALYSIS_SR_HZ, segs, neighbours)
+    X = hit_features(x, ANALYSIS_SR_HZ, segs, neighbours, described=described)
     S = bundle.scores(X, schema_version=FEATURE_SCHEMA_VERSION)
     rise = rise_matrix(segs)
     opinion = None
@@ -343,6 +431,7 @@ def transcribe_blocks(
     n_total = 0
     raw: list[TrackHit] = []
     n_onsets = 0
+    described = _Described()
     blocks = iter(blocks)
     pending = next(blocks, None)
     while pending is not None:
@@ -360,7 +449,10 @@ def transcribe_blocks(
         all_segs.sort(key=lambda s: s.onset_s)
         mine = [s for s in all_segs if decided_to <= buf0 + round(s.onset_s * sr) < limit]
         n_onsets += sum(not s.hat_only for s in mine)
-        for hit, s in _analyse(buf, mine, all_segs, bundle, buf0 / sr, oneshot):
+        analysed = _analyse(
+            buf, mine, all_segs, bundle, buf0 / sr, oneshot, described.at(buf, buf0)
+        )
+        for hit, s in analysed:
             n_onsets += s.hat_only and bool(hit.labels)
             if hit.labels:
                 raw.append(hit)

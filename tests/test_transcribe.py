@@ -159,7 +159,9 @@ def test_a_track_model_from_before_the_loop_context_is_refused(
         transcribe.load_track_model(path)
 
 
-def test_hit_features_are_the_slice_features_the_band_rises_then_the_loop_context() -> None:
+def test_hit_features_are_the_slice_features_the_band_rises_then_the_loop_and_timbre_context() -> (
+    None
+):
     sr = ANALYSIS_SR_HZ
     x = np.zeros(sr, dtype=np.float32)
     k = synth.kick(np.random.default_rng(0), sr)
@@ -173,7 +175,37 @@ def test_hit_features_are_the_slice_features_the_band_rises_then_the_loop_contex
     np.testing.assert_array_equal(X[:, :n], transcribe.describe_segments(x, sr, segs))
     np.testing.assert_allclose(X[0, n : n + n_rise], segs[0].rise_db, rtol=1e-6)
     assert X[0, n + seg.BANDS.index("low")] > 10  # a kick adds low end
-    np.testing.assert_array_equal(X[:, n + n_rise :], transcribe.loop_context(x, sr, segs))
+    n_ctx = len(transcribe.CONTEXT_FEATURES)
+    context = X[:, n + n_rise : n + n_rise + n_ctx]
+    np.testing.assert_array_equal(context, transcribe.loop_context(x, sr, segs))
+    D, t = X[:, :n], np.array([s.onset_s for s in segs])
+    np.testing.assert_array_equal(X[:, n + n_rise + n_ctx :], transcribe.timbre_context(D, t, D, t))
+
+
+def test_timbre_context_is_each_hits_timbre_against_the_median_hit_near_it() -> None:
+    """A loop of dark kicks and bright hats (three hats per kick): a kick's centroid reads
+    below the loop's median hit (a hat), a hat's about 0; frequencies compare in octaves; a
+    lone hit farther than CONTEXT_AROUND_S from the rest is its own reference (0)."""
+    names = list(FEATURE_NAMES)
+    c, low = names.index("centroid_hz_early"), names.index("eq_low_db")
+    times = np.arange(12) * 0.25
+    D = np.zeros((12, len(names)), dtype=np.float32)
+    kick = np.arange(12) % 4 == 0
+    D[:, c] = np.where(kick, 200.0, 6400.0)
+    D[:, low] = np.where(kick, -3.0, -30.0)
+    far = np.vstack([D, D[:1]])
+    far_t = np.append(times, times[-1] + transcribe.CONTEXT_AROUND_S + 1.0)
+    T = transcribe.timbre_context(far, far_t, far, far_t)
+    rel_c = transcribe.TIMBRE_CONTEXT_FEATURES.index("loop_rel_centroid_oct_early")
+    rel_low = transcribe.TIMBRE_CONTEXT_FEATURES.index("loop_rel_eq_low_db")
+    assert T.shape == (13, len(transcribe.TIMBRE_FEATURES))
+    np.testing.assert_allclose(T[:12][kick, rel_c], -5.0)  # 200 Hz is 5 octaves under 6.4 kHz
+    np.testing.assert_allclose(T[:12][~kick, rel_c], 0.0)
+    np.testing.assert_allclose(T[:12][kick, rel_low], 27.0)
+    np.testing.assert_array_equal(T[12], 0.0)
+    # neighbours beyond the hits themselves: the same reference, read from them
+    sub = transcribe.timbre_context(D[:1], times[:1], D, times)
+    np.testing.assert_array_equal(sub, T[:1])
 
 
 def _hits(x: np.ndarray, times_s: list[float], sr: int) -> list[seg.Segment]:
