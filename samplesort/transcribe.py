@@ -267,11 +267,16 @@ def hit_features(
     transcriber passes one that remembers the slices it has already described)."""
     neighbours = segs if neighbours is None else neighbours
     known = {id(s) for s in neighbours}
-    neighbours = [*neighbours, *(s for s in segs if id(s) not in known)]
+    times = np.array([s.onset_s for s in segs])
+    # only the neighbours some hit looks at (and the hits themselves) are described
+    neighbours = [
+        s
+        for s in [*neighbours, *(s for s in segs if id(s) not in known)]
+        if np.any(np.abs(times - s.onset_s) <= CONTEXT_AROUND_S)
+    ]
     D_near = (described or (lambda ss: describe_segments(x, sr_hz, ss)))(neighbours)
     at = {id(s): i for i, s in enumerate(neighbours)}
     D = D_near[[at[id(s)] for s in segs]].reshape(len(segs), -1)
-    times = np.array([s.onset_s for s in segs])
     near_times = np.array([s.onset_s for s in neighbours])
     return np.hstack(
         [

@@ -64,6 +64,27 @@ def test_blocks_give_the_same_hits_as_one_pass(tmp_path: Path) -> None:
     assert whole.duration_s == pytest.approx(r.audio.size / r.sr_hz, abs=0.01)
 
 
+def test_blocks_describe_each_slice_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks overlap (context before, held onsets after) and a hit's neighbours are
+    described before it is decided, but no slice is described twice: 2 s blocks describe
+    as many slices as one pass (44 here; without the memo, 102)."""
+    path, _ = _groove_file(tmp_path)
+    model = synth_track_model()
+    described = transcribe.describe_segments
+    counts: list[int] = []
+
+    def counting(x: np.ndarray, sr_hz: int, segs: list[seg.Segment]) -> np.ndarray:
+        counts.append(len(segs))
+        return described(x, sr_hz, segs)
+
+    monkeypatch.setattr(transcribe, "describe_segments", counting)
+    transcribe.transcribe_file(path, model, block_s=600)
+    whole, counts[:] = sum(counts), []
+    transcribe.transcribe_file(path, model, block_s=2.0)
+    assert whole > 20
+    assert sum(counts) <= whole + 2  # a slice re-cut at a block's end is described anew
+
+
 def test_midi_round_trips_through_mido(tmp_path: Path) -> None:
     path, times = _kick_hat_file(tmp_path)
     t = transcribe.transcribe_file(path, synth_track_model(), estimate_bpm=True)
