@@ -1,7 +1,7 @@
 """`make bench-tracks`: full-track mode quality on held-out kits, and speed.
 
     python -m bench.tracks CORPUS_DIR [--folds 4] [--grooves-per-kit 20] [--eval-per-kit 4]
-                                      [--seed 0] [--algorithm forest|extra] [--trees 40]
+                                      [--seed 0] [--algorithm forest|extra|tree] [--trees 40]
                                       [--keep DIR] [--json OUT]
 
 Quality, leave-kits-out: the corpus kits are dealt into `--folds` folds (as in
@@ -41,6 +41,7 @@ import numpy as np
 from samplesort import grooves, trackeval, tracktrain
 from samplesort.audio import ANALYSIS_SR_HZ
 from samplesort.model import ModelBundle, load_default
+from samplesort.training_fit import ALGORITHMS
 from samplesort.transcribe import transcribe_file
 
 TARGETS = {"kick": 0.95, "snare": 0.90, "hihat": 0.90, "onsets": 0.95}
@@ -48,6 +49,13 @@ TARGETS = {"kick": 0.95, "snare": 0.90, "hihat": 0.90, "onsets": 0.95}
 
 def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
+
+
+def require_new_folder(path: Path | None) -> None:
+    """Exit with a one-line message when `--keep`'s folder already holds anything: a kept
+    set is never mixed with, or written over, another (checked before minutes of training)."""
+    if path is not None and path.exists() and any(path.iterdir()):
+        sys.exit(f"{path}: exists and is not empty; --keep needs a new folder")
 
 
 def oneshot_models(corpus: Path, folds: list[list[str]]) -> list[ModelBundle]:
@@ -101,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--eval-per-kit", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path, default=None)
-    ap.add_argument("--algorithm", choices=("forest", "extra"), default=tracktrain.ALGORITHM)
+    ap.add_argument("--algorithm", choices=ALGORITHMS, default=tracktrain.ALGORITHM)
     ap.add_argument("--trees", type=int, default=tracktrain.N_TREES)
     ap.add_argument(
         "--keep",
@@ -110,8 +118,7 @@ def main(argv: list[str] | None = None) -> None:
         help="keep each fold's grooves, track model and one-shot model in DIR/foldK",
     )
     args = ap.parse_args(argv)
-    if args.keep and args.keep.exists() and any(args.keep.iterdir()):
-        sys.exit(f"{args.keep}: exists and is not empty; --keep needs a new folder")
+    require_new_folder(args.keep)
 
     names = grooves.corpus_kits(args.corpus)
     kits = {k.name: k for k in grooves.load_kits(args.corpus, names, sr_hz=ANALYSIS_SR_HZ)}
@@ -169,14 +176,11 @@ def main(argv: list[str] | None = None) -> None:
         "folds": [list(f) for f in folds],
         "files": len(per_file),
         "audio_s": round(audio_s, 1),
-        "overall": {lab: c.as_dict() for lab, c in sorted(overall.items())},
+        "overall": trackeval.as_json(overall),
         "librosa_default_onsets": base.as_dict(),
         "speed_x_realtime": round(speed, 1),
         "long_file": {"seconds": long_s, "x_realtime": round(long_x, 1), "rss_growth_mb": rss_mb},
-        "per_file": {
-            name: {lab: c.as_dict() for lab, c in sorted(scores.items())}
-            for name, scores in per_file.items()
-        },
+        "per_file": {name: trackeval.as_json(scores) for name, scores in per_file.items()},
     }
     print(f"held-out kits, {len(per_file)} grooves, {audio_s:.0f} s of audio")
     print_overall(overall)

@@ -27,7 +27,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from bench.tracks import TARGETS, print_overall
+from bench.tracks import TARGETS, print_overall, require_new_folder
 from samplesort import grooves, trackeval
 from samplesort.model import load_default
 from samplesort.transcribe import load_track_model, transcribe_file
@@ -67,8 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = ap.parse_args(argv)
 
-    if args.keep and args.keep.exists() and any(args.keep.iterdir()):
-        sys.exit(f"{args.keep}: exists and is not empty; --keep needs a new folder")
+    require_new_folder(args.keep)
     model = load_track_model(args.model)
     oneshot = None if args.track_model_alone else load_default()
     names = grooves.corpus_kits(args.corpus)
@@ -106,10 +105,9 @@ def main(argv: list[str] | None = None) -> None:
         report: dict[str, Any] = {
             "model": model.model_id,
             "files": len(per_file),
-            "overall": {lab: c.as_dict() for lab, c in sorted(overall.items())},
+            "overall": trackeval.as_json(overall),
             "per_kit": {
-                kit: {lab: c.as_dict() for lab, c in sorted(trackeval.total(v).items())}
-                for kit, v in sorted(by_kit.items())
+                kit: trackeval.as_json(trackeval.total(v)) for kit, v in sorted(by_kit.items())
             },
         }
         args.json.write_text(json.dumps(report, indent=1))

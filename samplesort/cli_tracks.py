@@ -156,8 +156,8 @@ def evaluate_tracks(
             "version": JSON_VERSION,
             "model": bundle.model_id,
             "window_s": trackeval.WINDOW_S,
-            "overall": {k: c.as_dict() for k, c in overall.items()},
-            "files": {n: {k: c.as_dict() for k, c in s.items()} for n, s in per_file.items()},
+            "overall": trackeval.as_json(overall),
+            "files": {n: trackeval.as_json(s) for n, s in per_file.items()},
             "errors": errors,
         }
         print(json.dumps(report))

@@ -108,6 +108,11 @@ def score(
     return out
 
 
+def as_json(counts: dict[str, Counts]) -> dict[str, dict[str, Any]]:
+    """One file's (or a total's) counts per label as JSON-ready dicts, labels sorted."""
+    return {lab: c.as_dict() for lab, c in sorted(counts.items())}
+
+
 def total(per_file: Iterable[dict[str, Counts]]) -> dict[str, Counts]:
     out: dict[str, Counts] = {}
     for counts in per_file:

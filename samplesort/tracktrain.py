@@ -28,6 +28,7 @@ from .audio import ANALYSIS_SR_HZ
 from .features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
 from .model import ModelBundle, TreeArrays
 from .training import (
+    ALGORITHMS,
     choose_thresholds_multilabel,
     fit_trees_multilabel,
     library_versions,
@@ -277,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--grooves-per-kit", type=int, default=16)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--algorithm", choices=("forest", "extra"), default=ALGORITHM)
+    ap.add_argument("--algorithm", choices=ALGORITHMS, default=ALGORITHM)
     ap.add_argument("--trees", type=int, default=N_TREES)
     args = ap.parse_args(argv)
 

@@ -269,11 +269,10 @@ def hit_features(
     known = {id(s) for s in neighbours}
     times = np.array([s.onset_s for s in segs])
     # only the neighbours some hit looks at (and the hits themselves) are described
-    neighbours = [
-        s
-        for s in [*neighbours, *(s for s in segs if id(s) not in known)]
-        if np.any(np.abs(times - s.onset_s) <= CONTEXT_AROUND_S)
-    ]
+    pool = [*neighbours, *(s for s in segs if id(s) not in known)]
+    pool_times = np.array([s.onset_s for s in pool])
+    looked_at = (np.abs(pool_times[None, :] - times[:, None]) <= CONTEXT_AROUND_S).any(axis=0)
+    neighbours = [s for s, keep in zip(pool, looked_at, strict=True) if keep]
     D_near = (described or (lambda ss: describe_segments(x, sr_hz, ss)))(neighbours)
     at = {id(s): i for i, s in enumerate(neighbours)}
     D = D_near[[at[id(s)] for s in segs]].reshape(len(segs), -1)
