@@ -3,15 +3,19 @@ which plays a `Groove` with a `Kit` and returns the audio with the exact truth.
 
 A kit is one-shots per label (e.g. a Hydrogen / LMMS kit from the labeled corpus, or synthetic
 voices in tests), leading silence trimmed, files holding more than one hit left out; a kit
-missing a label can borrow it from donors (`complete`). A rendered hit's truth time is where
-its sample's sound starts (first sample within ONSET_DB of its peak), not where the sample
-file starts; an optional random production (EQ, room, saturation, noise) follows.
+missing a label can borrow it from donors (`complete`). The files of one instrument recorded
+at several velocities (a Hydrogen instrument's layers, a soundfont key rendered at two
+velocities) are its velocity layers, and a hit's velocity picks the layer, as a sampler does.
+A rendered hit's truth time is where its sample's sound starts (first sample within ONSET_DB
+of its peak), not where the sample file starts; an optional random production (EQ, room,
+saturation, noise) follows.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,17 +29,50 @@ MAX_SAMPLE_S = 3.0
 
 @dataclass(frozen=True)
 class Kit:
-    """One-shots per label (mono float32 at `sr_hz`, leading silence trimmed to `lead_s`)."""
+    """One-shots per label (mono float32 at `sr_hz`, leading silence trimmed, peak 1), and per
+    label its instruments: each a tuple of indices into `samples[label]`, its velocity layers
+    from the softest (lowest recorded peak) to the loudest. A label missing from `instruments`
+    has one single-layer instrument per sample."""
 
     name: str
     sr_hz: int
     samples: dict[str, tuple[np.ndarray, ...]]
+    instruments: dict[str, tuple[tuple[int, ...], ...]] = field(default_factory=dict)
 
     def has(self, label: str) -> bool:
         return bool(self.samples.get(label))
 
+    def instruments_of(self, label: str) -> tuple[tuple[int, ...], ...]:
+        found = self.instruments.get(label)
+        return found if found else tuple((i,) for i in range(len(self.samples[label])))
+
 
 # --- kits -------------------------------------------------------------------------------------
+
+
+def instrument_of(stem: str) -> str:
+    """The instrument a corpus file belongs to, from its name: a Hydrogen layer is
+    `<instrument>__<layer file>` (`corpus.hydrogen_kit`), a rendered soundfont key
+    `<key>_v<velocity>` (`bench.soundfonts`); any other file is an instrument of its own."""
+    if "__" in stem:
+        return stem.split("__", 1)[0]
+    m = re.fullmatch(r"(.+)_v\d+", stem)
+    return m.group(1) if m else stem
+
+
+def layers(names: Sequence[str], peaks: Sequence[float]) -> tuple[tuple[int, ...], ...]:
+    """Indices of `names` grouped by `instrument_of`, each group ordered by recorded peak
+    (softest layer first; ties keep the files' order)."""
+    groups: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        groups.setdefault(instrument_of(name), []).append(i)
+    return tuple(tuple(sorted(g, key=lambda i: peaks[i])) for g in groups.values())
+
+
+def layer_for(velocity: int, n_layers: int) -> int:
+    """The layer a hit of `velocity` (1-127) plays: layer i of n covers velocities from
+    127 i / n up to 127 (i + 1) / n, the even split Hydrogen's layer editor starts from."""
+    return min(n_layers - 1, max(0, velocity) * n_layers // 127)
 
 
 def trim_lead(x: np.ndarray, sr_hz: int, *, lead_s: float = 0.002) -> tuple[np.ndarray, float]:
@@ -75,16 +112,18 @@ def corpus_kits(root: Path) -> list[str]:
 
 def load_kits(root: Path, names: Sequence[str], *, sr_hz: int) -> list[Kit]:
     """Decode every one-shot of the named kits; files that fail to decode, and files that
-    hold more than one hit (see `one_hit`), are skipped."""
+    hold more than one hit (see `one_hit`), are skipped. Each label's files are grouped into
+    instruments with their velocity layers (`layers`)."""
     from .audio import AUDIO_EXTENSIONS, decode
     from .errors import AudioError
 
     kits = []
     for name in names:
         samples: dict[str, tuple[np.ndarray, ...]] = {}
+        instruments: dict[str, tuple[tuple[int, ...], ...]] = {}
         for lab in KIT_LABELS:
             folder = root / lab / name
-            found = []
+            found, stems, peaks = [], [], []
             if folder.is_dir():
                 for p in sorted(folder.iterdir()):
                     if p.suffix.lower() not in AUDIO_EXTENSIONS:
@@ -96,21 +135,27 @@ def load_kits(root: Path, names: Sequence[str], *, sr_hz: int) -> list[Kit]:
                     x = trim_lead(clip.samples, sr_hz)[0]
                     if one_hit(x, sr_hz):
                         found.append(x)
+                        stems.append(p.stem)
+                        peaks.append(float(np.max(np.abs(clip.samples))))
             if found:
                 samples[lab] = tuple(found)
-        kits.append(Kit(name=name, sr_hz=sr_hz, samples=samples))
+                instruments[lab] = layers(stems, peaks)
+        kits.append(Kit(name=name, sr_hz=sr_hz, samples=samples, instruments=instruments))
     return kits
 
 
 def complete(kit: Kit, donors: Sequence[Kit], rng: np.random.Generator) -> Kit:
     """`kit` with each missing label borrowed from a random donor kit that has it."""
     samples = dict(kit.samples)
+    instruments = {lab: kit.instruments_of(lab) for lab in kit.samples if kit.has(lab)}
     for lab in KIT_LABELS:
         if not samples.get(lab):
             have = [d for d in donors if d.has(lab)]
             if have:
-                samples[lab] = have[int(rng.integers(len(have)))].samples[lab]
-    return Kit(name=kit.name, sr_hz=kit.sr_hz, samples=samples)
+                donor = have[int(rng.integers(len(have)))]
+                samples[lab] = donor.samples[lab]
+                instruments[lab] = donor.instruments_of(lab)
+    return Kit(name=kit.name, sr_hz=kit.sr_hz, samples=samples, instruments=instruments)
 
 
 # --- rendering --------------------------------------------------------------------------------
@@ -155,21 +200,24 @@ def render(
     pre_s: float = 0.25,
     color: bool = True,
 ) -> Rendered:
-    """Play `groove` with `kit`: a random sample per hit (velocity sets its gain), open hats
-    choked by the next hat, per-instrument levels, and an optional random production."""
+    """Play `groove` with `kit`: per hit, the groove's instrument for its label (another at
+    random 30 % of the time) and that instrument's velocity layer for the hit's velocity
+    (`layer_for`), the velocity also setting the gain; open hats choked by the next hat,
+    per-label levels, and an optional random production."""
     sr = kit.sr_hz
     n = int((pre_s + groove.duration_s + MAX_SAMPLE_S) * sr)
     out = np.zeros(n, dtype=np.float32)
     level = {lab: 10 ** (rng.uniform(-6, 0) / 20) for lab in KIT_LABELS}
-    pick = {lab: int(rng.integers(len(kit.samples[lab]))) for lab in kit.samples}
+    kinds = {lab: kit.instruments_of(lab) for lab in kit.samples if kit.has(lab)}
+    pick = {lab: int(rng.integers(len(insts))) for lab, insts in kinds.items()}
     hat_times = sorted(h.time_s for h in groove.hits if h.label.startswith("hihat"))
     truth = []
     for h in groove.hits:
         if not kit.has(h.label):
             continue
-        choices = kit.samples[h.label]
-        idx = pick[h.label] if rng.random() < 0.7 else int(rng.integers(len(choices)))
-        x = choices[idx]
+        insts = kinds[h.label]
+        inst = insts[pick[h.label] if rng.random() < 0.7 else int(rng.integers(len(insts)))]
+        x = kit.samples[h.label][inst[layer_for(h.velocity, len(inst))]]
         _, onset_s = trim_lead(x, sr)
         if h.label == "hihat_open":
             later = [t for t in hat_times if t > h.time_s + 0.02]

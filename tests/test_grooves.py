@@ -87,3 +87,44 @@ def test_one_hit_refuses_a_slice_of_a_played_beat() -> None:
     beat = np.concatenate([kick[:6000]] * 3)  # three kicks in one "one-shot"
     assert grooves.one_hit(kick, 32000)
     assert not grooves.one_hit(beat, 32000)
+
+
+def test_instruments_are_told_by_their_file_names() -> None:
+    assert grooves.instrument_of("Snare__Snare-3") == "Snare"  # a Hydrogen layer
+    assert grooves.instrument_of("38_v70") == "38"  # a soundfont key at one velocity
+    assert grooves.instrument_of("snare01") == "snare01"  # anything else: its own instrument
+    names = ["Snare__Snare-0", "38_v110", "Snare__Snare-1", "38_v70", "snare01"]
+    peaks = [0.9, 1.0, 0.2, 0.4, 1.0]
+    # grouped by instrument, each softest layer first
+    assert grooves.layers(names, peaks) == ((2, 0), (3, 1), (4,))
+
+
+def test_layer_for_splits_the_velocity_range_evenly() -> None:
+    assert [grooves.layer_for(v, 1) for v in (1, 64, 127)] == [0, 0, 0]
+    assert [grooves.layer_for(v, 2) for v in (1, 63, 64, 127)] == [0, 0, 1, 1]
+    assert [grooves.layer_for(v, 5) for v in (1, 25, 26, 50, 51, 127)] == [0, 0, 1, 1, 2, 4]
+    assert grooves.layer_for(0, 3) == 0 and grooves.layer_for(200, 3) == 2  # clamped
+
+
+def _tone(freq_hz: float, sr_hz: int) -> np.ndarray:
+    t = np.arange(int(0.2 * sr_hz)) / sr_hz
+    return (np.sin(2 * np.pi * freq_hz * t) * np.exp(-t / 0.05)).astype(np.float32)
+
+
+def test_a_hits_velocity_picks_its_instruments_layer() -> None:
+    sr = 32000
+    soft, loud = _tone(200.0, sr), _tone(3000.0, sr)  # two layers of one snare, told by pitch
+    kit = grooves.Kit("layered", sr, {"snare": (loud, soft)}, instruments={"snare": ((1, 0),)})
+    hits = tuple(grooves.Hit(0.5 * i, "snare", v) for i, v in enumerate((20, 120, 40, 127)))
+    g = grooves.Groove("rock", 120.0, 1, hits)
+    r = grooves.render(g, kit, np.random.default_rng(0), color=False)
+    for h, want in zip(r.truth, (200.0, 3000.0, 200.0, 3000.0), strict=True):
+        i = int(round(h.time_s * sr))
+        piece = r.audio[i : i + int(0.05 * sr)]
+        crossings_per_s = np.sum(np.abs(np.diff(np.sign(piece))) > 0) / 0.05
+        assert abs(crossings_per_s / 2 - want) < 0.1 * want
+    # a kit that borrows the label keeps the donor's layers
+    full = grooves.complete(grooves.Kit("bare", sr, {}), [kit], np.random.default_rng(0))
+    assert full.instruments_of("snare") == ((1, 0),)
+    # without layers, every sample is an instrument of its own
+    assert grooves.Kit("plain", sr, {"snare": (loud, soft)}).instruments_of("snare") == ((0,), (1,))
