@@ -128,3 +128,19 @@ def test_a_hits_velocity_picks_its_instruments_layer() -> None:
     assert full.instruments_of("snare") == ((1, 0),)
     # without layers, every sample is an instrument of its own
     assert grooves.Kit("plain", sr, {"snare": (loud, soft)}).instruments_of("snare") == ((0,), (1,))
+
+
+def test_load_kits_finds_each_instruments_layers_on_disk(tmp_path: Path) -> None:
+    import soundfile as sf
+
+    sr = 32000
+    folder = tmp_path / "snare" / "kitA"
+    folder.mkdir(parents=True)
+    # two layers of one Hydrogen instrument, the louder one first by name, and a lone snare
+    sf.write(str(folder / "Snare__Snare-0.wav"), 0.9 * _tone(3000.0, sr), sr)
+    sf.write(str(folder / "Snare__Snare-1.wav"), 0.1 * _tone(200.0, sr), sr)
+    sf.write(str(folder / "rimless.wav"), 0.5 * _tone(800.0, sr), sr)
+    (kit,) = grooves.load_kits(tmp_path, ["kitA"], sr_hz=sr)
+    # files load in name order (Snare-0 loud, Snare-1 soft); layers go softest first
+    assert kit.instruments_of("snare") == ((1, 0), (2,))
+    assert all(abs(np.max(np.abs(x)) - 1.0) < 1e-3 for x in kit.samples["snare"])  # peak 1
