@@ -8,7 +8,8 @@ figures exactly. Each variant re-renders the training rows (onsets change the sl
 the track model as `make track-model` does, and scores the held-out grooves as
 `evaluate-tracks` does. Variants:
 
-* `base`: the shipped picker with the hat pass (`segments.HAT_PASS`);
+* `base`: the shipped picker with the hat pass (`segments.HAT_PASS`) and, in transcription,
+  the kick pass (`segments.KICK_PASS`);
 * `no-hat-pass`: the full-band picker alone (what shipped before the hat pass); every variant
   below is measured on top of it, not of the hat pass (none was adopted; see README "Tried
   and not kept");

@@ -12,7 +12,10 @@ A hit's segment runs from just before its onset to the next onset, at most MAX_S
 
 The hat pass (HAT_PASS): the same picker on the bands above HAT_FROM_HZ finds soft hats that
 a loud hit just before hides from the full-band picker; its onsets away from every main onset
-get their own slices (`hat_segments`), which only a hi-hat label may come of.
+get their own slices (`hat_segments`), which only a hi-hat label may come of. The kick pass
+(KICK_PASS) does the same under KICK_TO_HZ for kicks the full-band moving mean hides
+(`kick_segments`); only a kick may come of its slices. A slice records which picker found it
+(`Segment.source`).
 """
 
 from __future__ import annotations
@@ -44,6 +47,15 @@ HAT_PASS = True
 HAT_FROM_HZ = 3000.0
 HAT_GAP_S = 0.03
 HAT_DELTA = DELTA  # the hat pass's own threshold above its moving average
+# The kick pass: the same picking on the mel bands under KICK_TO_HZ, for kicks whose rise the
+# full-band moving mean hides (a kick right after a loud hit, or in a compressed loop: all the
+# kicks the main picker missed in the held-out grooves fell under that mean). Its bands are
+# few and a kick's low end beats as it rings, so it needs a higher threshold (KICK_DELTA).
+# Its onsets more than PASS_GAP_S from every main and hat onset become kick-only candidates.
+KICK_PASS = True
+KICK_TO_HZ = 150.0
+KICK_DELTA = 8.0
+PASS_GAP_S = HAT_GAP_S
 
 
 BAND_EDGES_HZ = (30.0, 150.0, 500.0, 3000.0, 16000.0)  # low, low-mid, mid, high
@@ -57,9 +69,11 @@ class Onsets:
     rise_db: np.ndarray  # (n, len(BANDS)): how much each band's level rose at the onset
     odf: np.ndarray  # the onset-strength function, one value per hop
     hop_s: float
-    # the hat pass's extra onsets (see HAT_PASS) and their band rises
+    # the hat pass's and the kick pass's extra onsets (see HAT_PASS, KICK_PASS), band rises
     hat_times_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
     hat_rise_db: np.ndarray = field(default_factory=lambda: np.zeros((0, len(BANDS)), np.float32))
+    kick_times_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    kick_rise_db: np.ndarray = field(default_factory=lambda: np.zeros((0, len(BANDS)), np.float32))
 
 
 @dataclass(frozen=True)
@@ -69,22 +83,23 @@ class Segment:
     end: int  # exclusive: the next onset's slice start, at most MAX_SEGMENT_S later
     strength: float
     rise_db: tuple[float, ...] = ()  # per band of BANDS, see `band_rise`
-    hat_only: bool = False  # a hat-pass slice: only a hi-hat label may come of it
+    source: str = "main"  # the picker that found it: "main", "hat" (HAT_PASS), "kick" (KICK_PASS)
 
 
 def onset_strength(x: np.ndarray, *, sr_hz: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(odf, level_db, band_db) per hop: the SuperFlux onset strength, each frame's total
     power in dB re a full-scale signal, and the power of each of BANDS in dB. Frame i is
     centred at sample i * HOP."""
-    odf, _, level_db, band_db = _strengths(x, sr_hz=sr_hz)
+    odf, _, _, level_db, band_db = _strengths(x, sr_hz=sr_hz)
     return odf, level_db, band_db
 
 
 def _strengths(
     x: np.ndarray, *, sr_hz: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """`onset_strength`'s three values plus the onset strength of the mel bands above
-    HAT_FROM_HZ alone (second), on the same scale (dB summed per band / band count)."""
+    HAT_FROM_HZ alone (second) and of those under KICK_TO_HZ alone (third), on the same scale
+    (dB summed per band / band count)."""
     x = np.asarray(x, dtype=np.float32)
     P = power_spectrogram(x, n_fft=N_FFT, hop=HOP)
     fb = mel_filterbank(sr_hz=sr_hz, n_fft=N_FFT, n_mels=N_MELS, fmin_hz=30.0)
@@ -102,12 +117,20 @@ def _strengths(
     centres = freqs[np.argmax(fb, axis=1)]
     high = centres >= HAT_FROM_HZ
     odf_high = diff[:, high].sum(axis=1) / max(int(high.sum()), 1)
+    low = centres < KICK_TO_HZ
+    odf_low = diff[:, low].sum(axis=1) / max(int(low.sum()), 1)
     level_db = 10.0 * np.log10(np.maximum(P.sum(axis=1) / full_scale, 1e-20))
     idx = np.searchsorted(freqs, BAND_EDGES_HZ)
     band = np.stack([P[:, idx[b] : idx[b + 1]].sum(axis=1) for b in range(len(BANDS))], axis=1)
     band_db = 10.0 * np.log10(np.maximum(band / full_scale, 1e-12))
     f32 = np.float32
-    return odf.astype(f32), odf_high.astype(f32), level_db.astype(f32), band_db.astype(f32)
+    return (
+        odf.astype(f32),
+        odf_high.astype(f32),
+        odf_low.astype(f32),
+        level_db.astype(f32),
+        band_db.astype(f32),
+    )
 
 
 def band_rise(band_db: np.ndarray, times_s: np.ndarray, *, sr_hz: int) -> np.ndarray:
@@ -183,7 +206,8 @@ def refine(x: np.ndarray, peaks: np.ndarray, *, sr_hz: int) -> np.ndarray:
 def detect(x: np.ndarray, *, sr_hz: int) -> Onsets:
     """Onsets of a mono signal. Silence gives none. The signal is analysed behind LEAD_HOPS
     hops of silence, so a hit at the very first sample (a one-shot) is found too. With
-    HAT_PASS, `hat_times_s` holds the high-band-only onsets no main onset explains."""
+    HAT_PASS, `hat_times_s` holds the high-band-only onsets no main onset explains; with
+    KICK_PASS, `kick_times_s` the low-band-only onsets no main or hat onset explains."""
     x = np.asarray(x, dtype=np.float32)
     hop_s = HOP / sr_hz
     if x.size < 32:
@@ -191,7 +215,7 @@ def detect(x: np.ndarray, *, sr_hz: int) -> Onsets:
         return Onsets(np.zeros(0), np.zeros(0), empty, np.zeros(0, np.float32), hop_s)
     lead = LEAD_HOPS * HOP
     xp = np.concatenate([np.zeros(lead, dtype=np.float32), x])
-    odf, odf_high, level_db, band_db = _strengths(xp, sr_hz=sr_hz)
+    odf, odf_high, odf_low, level_db, band_db = _strengths(xp, sr_hz=sr_hz)
     peaks = pick_peaks(odf, level_db, hop_s=hop_s)
     times = refine(xp, peaks, sr_hz=sr_hz)
     if times.size > 1:  # refinement may pull two peaks together: keep them MIN_GAP_S apart
@@ -202,9 +226,13 @@ def detect(x: np.ndarray, *, sr_hz: int) -> Onsets:
         high_db = band_db[:, BANDS.index("high")]
         hat_peaks = pick_peaks(odf_high, high_db, hop_s=hop_s, delta=HAT_DELTA)
         hat_times = refine(xp, hat_peaks, sr_hz=sr_hz)
-        if times.size and hat_times.size:
-            near = np.min(np.abs(hat_times[:, None] - times[None, :]), axis=1)
-            hat_times = hat_times[near > HAT_GAP_S]
+        hat_times = _away_from(hat_times, times, HAT_GAP_S)
+    kick_times = np.zeros(0)
+    if KICK_PASS:
+        low_db = band_db[:, BANDS.index("low")]
+        kick_peaks = pick_peaks(odf_low, low_db, hop_s=hop_s, delta=KICK_DELTA)
+        kick_times = refine(xp, kick_peaks, sr_hz=sr_hz)
+        kick_times = _away_from(kick_times, np.concatenate([times, hat_times]), PASS_GAP_S)
     shift = lead / sr_hz
     return Onsets(
         times_s=np.maximum(times - shift, 0.0),
@@ -214,7 +242,16 @@ def detect(x: np.ndarray, *, sr_hz: int) -> Onsets:
         hop_s=hop_s,
         hat_times_s=np.maximum(hat_times - shift, 0.0),
         hat_rise_db=band_rise(band_db, hat_times, sr_hz=sr_hz),
+        kick_times_s=np.maximum(kick_times - shift, 0.0),
+        kick_rise_db=band_rise(band_db, kick_times, sr_hz=sr_hz),
     )
+
+
+def _away_from(times: np.ndarray, others: np.ndarray, gap_s: float) -> np.ndarray:
+    """The `times` more than `gap_s` from every one of `others`."""
+    if not times.size or not others.size:
+        return times
+    return times[np.min(np.abs(times[:, None] - others[None, :]), axis=1) > gap_s]
 
 
 def segments(onsets: Onsets, *, sr_hz: int, n_samples: int) -> list[Segment]:
@@ -231,16 +268,36 @@ def segments(onsets: Onsets, *, sr_hz: int, n_samples: int) -> list[Segment]:
 
 
 def hat_segments(onsets: Onsets, *, sr_hz: int, n_samples: int) -> list[Segment]:
-    """The hat pass's slices: PRE_ROLL_S before each hat onset up to the next onset of either
-    pass, at most MAX_SEGMENT_S. The main slices (`segments`) are not re-cut by them."""
-    every = np.sort(np.concatenate([onsets.times_s, onsets.hat_times_s]))
+    """The hat pass's slices: PRE_ROLL_S before each hat onset up to the next onset of the
+    main or the hat pass, at most MAX_SEGMENT_S. The main slices (`segments`) are not re-cut
+    by them."""
+    every = np.concatenate([onsets.times_s, onsets.hat_times_s])
+    return _pass_segments(onsets.hat_times_s, onsets.hat_rise_db, every, "hat", sr_hz, n_samples)
+
+
+def kick_segments(onsets: Onsets, *, sr_hz: int, n_samples: int) -> list[Segment]:
+    """The kick pass's slices: PRE_ROLL_S before each kick onset up to the next onset of any
+    pass, at most MAX_SEGMENT_S. No other slice is re-cut by them."""
+    every = np.concatenate([onsets.times_s, onsets.hat_times_s, onsets.kick_times_s])
+    return _pass_segments(onsets.kick_times_s, onsets.kick_rise_db, every, "kick", sr_hz, n_samples)
+
+
+def _pass_segments(
+    times_s: np.ndarray,
+    rise_db: np.ndarray,
+    every: np.ndarray,
+    source: str,
+    sr_hz: int,
+    n_samples: int,
+) -> list[Segment]:
+    every = np.sort(every)
     out = []
-    for k, t in enumerate(onsets.hat_times_s):
+    for k, t in enumerate(times_s):
         s = max(0, int(round((t - PRE_ROLL_S) * sr_hz)))
         later = every[every > t + 1e-6]
         nxt = int(round((later[0] - PRE_ROLL_S) * sr_hz)) if later.size else n_samples
         end = min(nxt, s + int(MAX_SEGMENT_S * sr_hz), n_samples)
         if end - s >= int(0.005 * sr_hz):
-            rise = tuple(float(v) for v in onsets.hat_rise_db[k])
-            out.append(Segment(float(t), s, end, 0.0, rise, hat_only=True))
+            rise = tuple(float(v) for v in rise_db[k])
+            out.append(Segment(float(t), s, end, 0.0, rise, source=source))
     return out

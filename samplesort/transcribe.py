@@ -10,7 +10,8 @@ every label; every label over its own threshold is kept, so a kick struck with a
 comes out as both. The one-shot classifier (the bundled `default.npz`, trained on isolated,
 augmented one-shots of every corpus kit) scores the same 108 features as a second opinion:
 a snare it is sure of is kept when the track model also hears at least a trace of one
-(`ONESHOT_RESCUE`). A detected onset that clears no threshold is not a drum hit and is dropped.
+(`ONESHOT_RESCUE`). A detected onset that clears no threshold is not a drum hit and is dropped;
+an onset of the hat or the kick pass only ever becomes a clear hi-hat / kick (`PASSES`).
 """
 
 from __future__ import annotations
@@ -45,7 +46,14 @@ CONTEXT_S = 1.0 + CONTEXT_AROUND_S
 HOLD_S = CONTEXT_AROUND_S + seg.MAX_SEGMENT_S + 0.3
 TRACK_MODEL_KIND = "tracks"
 HAT_LABELS = frozenset({"hihat_closed", "hihat_open"})
+# What a pass slice (`segments.Segment.source`) may become, and the score it needs: a hat-pass
+# slice a clear hi-hat, a kick-pass slice a clear kick; otherwise it is dropped (no fallback).
 HAT_PASS_MIN_SCORE = 0.75
+KICK_PASS_MIN_SCORE = 0.6
+PASSES: dict[str, tuple[frozenset[str], float]] = {
+    "hat": (HAT_LABELS, HAT_PASS_MIN_SCORE),
+    "kick": (frozenset({"kick"}), KICK_PASS_MIN_SCORE),
+}
 FALLBACK_SCORE = 0.3  # an onset no label accepts keeps its best label if it scores this
 # The one-shot classifier's second opinion: label -> (its one-shot score >=, track score >=).
 # A label both agree on this far is accepted whatever the track model's own threshold. The
@@ -327,19 +335,24 @@ def _decide(
     scores: np.ndarray,
     rise_db: np.ndarray,
     bundle: ModelBundle,
-    hat_only: Sequence[bool],
+    sources: Sequence[str],
     oneshot_scores: dict[str, np.ndarray] | None = None,
 ) -> list[tuple[str, ...]]:
     ok = accept(scores, rise_db, bundle.labels, bundle.thresholds, bundle.meta.get("gates", {}))
     if oneshot_scores:
         ok |= second_opinion(scores, bundle.labels, oneshot_scores)
-    is_hat = np.array([lab in HAT_LABELS for lab in bundle.labels])
+    allowed = {
+        name: (np.array([lab in labels for lab in bundle.labels]), min_score)
+        for name, (labels, min_score) in PASSES.items()
+    }
     out = []
-    for row, acc, hat in zip(scores, ok, hat_only, strict=True):
-        if hat:  # a hat-pass slice: a clear hi-hat or nothing (no fallback)
-            acc = acc & is_hat & (row >= HAT_PASS_MIN_SCORE)
+    for row, acc, source in zip(scores, ok, sources, strict=True):
+        passed = source in allowed
+        if passed:  # a pass slice: a clear label of its pass or nothing (no fallback)
+            mask, min_score = allowed[source]
+            acc = acc & mask & (row >= min_score)
         idx = np.nonzero(acc)[0]
-        if not idx.size and not hat and row.max() >= FALLBACK_SCORE:  # a clear onset is a drum
+        if not idx.size and not passed and row.max() >= FALLBACK_SCORE:  # a clear onset: a drum
             idx = np.array([int(np.argmax(row))])
         order = idx[np.argsort(-row[idx], kind="stable")]
         out.append(tuple(bundle.labels[int(i)] for i in order))
@@ -390,7 +403,7 @@ def _analyse(
         opinion = {
             lab: S1[:, oneshot.labels.index(lab)] for lab in ONESHOT_RESCUE if lab in oneshot.labels
         }
-    decided = _decide(S, rise, bundle, [s.hat_only for s in segs], opinion)
+    decided = _decide(S, rise, bundle, [s.source for s in segs], opinion)
     out = []
     for i, s in enumerate(segs):
         peak = float(np.max(np.abs(x[s.start : s.end]))) if s.end > s.start else 0.0
@@ -450,14 +463,15 @@ def transcribe_blocks(
         onsets = seg.detect(buf, sr_hz=sr)
         all_segs = seg.segments(onsets, sr_hz=sr, n_samples=buf.size)
         all_segs += seg.hat_segments(onsets, sr_hz=sr, n_samples=buf.size)
+        all_segs += seg.kick_segments(onsets, sr_hz=sr, n_samples=buf.size)
         all_segs.sort(key=lambda s: s.onset_s)
         mine = [s for s in all_segs if decided_to <= buf0 + round(s.onset_s * sr) < limit]
-        n_onsets += sum(not s.hat_only for s in mine)
+        n_onsets += sum(s.source == "main" for s in mine)
         analysed = _analyse(
             buf, mine, all_segs, bundle, buf0 / sr, oneshot, described.at(buf, buf0)
         )
         for hit, s in analysed:
-            n_onsets += s.hat_only and bool(hit.labels)
+            n_onsets += s.source != "main" and bool(hit.labels)
             if hit.labels:
                 raw.append(hit)
                 if slice_sink is not None:

@@ -89,7 +89,7 @@ def test_hat_pass_finds_a_soft_hat_the_full_band_picker_misses() -> None:
     assert onsets.hat_rise_db.shape == (1, len(segments.BANDS))
     hat = segments.hat_segments(onsets, sr_hz=SR, n_samples=x.size)
     main = segments.segments(onsets, sr_hz=SR, n_samples=x.size)
-    assert [s.hat_only for s in hat] == [True] and not any(s.hat_only for s in main)
+    assert [s.source for s in hat] == ["hat"] and {s.source for s in main} == {"main"}
     # the main slice is not re-cut by the hat; the hat's slice runs to the window's end
     assert main[0].end == main[0].start + int(segments.MAX_SEGMENT_S * SR)
     assert hat[0].end == hat[0].start + int(segments.MAX_SEGMENT_S * SR)
@@ -102,3 +102,40 @@ def test_hat_pass_off_and_hats_near_main_onsets_add_nothing(monkeypatch) -> None
     monkeypatch.setattr(segments, "HAT_PASS", True)
     loud = _place([0.2, 0.5], [_voice("kick"), _voice("hihat_closed")], 1.0)
     assert segments.detect(loud, sr_hz=SR).hat_times_s.size == 0  # both found by the main pass
+
+
+def _burst_then_kick(gap_s: float, kick_gain: float) -> np.ndarray:
+    """A loud noise burst (above 400 Hz, 120 ms decay) at 0.2 s, then a 55 Hz kick."""
+    from scipy.signal import butter, sosfilt
+
+    t = np.arange(int(0.4 * SR)) / SR
+    noise = np.random.default_rng(0).standard_normal(t.size) * np.exp(-t / 0.12)
+    noise = sosfilt(butter(2, 400, "highpass", fs=SR, output="sos"), noise).astype(np.float32)
+    kick = (kick_gain * np.sin(2 * np.pi * 55 * t) * np.exp(-t / 0.15)).astype(np.float32)
+    return _place([0.2, 0.2 + gap_s], [noise, kick], 1.0)
+
+
+def test_kick_pass_finds_a_kick_the_full_band_picker_misses() -> None:
+    # the burst's onset-strength peak lifts the full-band moving mean over the kick 50 ms
+    # later; in the bands under 150 Hz the kick stands out
+    x = _burst_then_kick(0.05, 0.2)
+    onsets = segments.detect(x, sr_hz=SR)
+    assert np.all(np.abs(onsets.times_s - 0.25) > 0.01)  # the main picker misses it
+    assert onsets.kick_times_s.size == 1 and abs(onsets.kick_times_s[0] - 0.25) < 0.010
+    assert onsets.kick_rise_db.shape == (1, len(segments.BANDS))
+    assert onsets.kick_rise_db[0, segments.BANDS.index("low")] > 20  # it added low end
+    kick = segments.kick_segments(onsets, sr_hz=SR, n_samples=x.size)
+    main = segments.segments(onsets, sr_hz=SR, n_samples=x.size)
+    assert [s.source for s in kick] == ["kick"]
+    # no other slice is re-cut by a kick-pass onset; the kick's runs to the window's end
+    assert main[0].end == main[0].start + int(segments.MAX_SEGMENT_S * SR)
+    assert kick[0].end == kick[0].start + int(segments.MAX_SEGMENT_S * SR)
+
+
+def test_kick_pass_off_and_kicks_near_other_onsets_add_nothing(monkeypatch) -> None:  # noqa: ANN001
+    x = _burst_then_kick(0.05, 0.2)
+    monkeypatch.setattr(segments, "KICK_PASS", False)
+    assert segments.detect(x, sr_hz=SR).kick_times_s.size == 0
+    monkeypatch.setattr(segments, "KICK_PASS", True)
+    loud = _place([0.2, 0.6], [_voice("kick"), _voice("snare")], 1.0)
+    assert segments.detect(loud, sr_hz=SR).kick_times_s.size == 0  # the main pass found both

@@ -319,10 +319,27 @@ def test_a_hat_pass_slice_gives_a_clear_hi_hat_or_nothing() -> None:
         ]
     )
     rise = np.full((4, len(transcribe.seg.BANDS)), 30.0, dtype=np.float32)
-    got = transcribe._decide(S, rise, bundle, [True, True, True, False])
+    got = transcribe._decide(S, rise, bundle, ["hat", "hat", "hat", "main"])
     assert got[0] == ("hihat_closed",)
     assert got[1] == () and got[2] == ()
     assert got[3] == ("snare",)
+
+
+def test_a_kick_pass_slice_gives_a_clear_kick_or_nothing() -> None:
+    bundle = synth_track_model()
+    labels = bundle.labels
+    kick = labels.index("kick")
+    thresholds = bundle.thresholds.copy()
+    thresholds[kick] = transcribe.KICK_PASS_MIN_SCORE / 2  # the pass's own bar is what counts
+    bundle = dataclasses.replace(bundle, thresholds=thresholds)
+    S = np.zeros((4, len(labels)))
+    S[:, labels.index("hihat_closed")] = 0.95  # never taken from a kick-pass slice
+    S[:, kick] = [0.9, transcribe.KICK_PASS_MIN_SCORE - 0.05, 0.0, 0.9]
+    rise = np.full((4, len(transcribe.seg.BANDS)), 30.0, dtype=np.float32)
+    got = transcribe._decide(S, rise, bundle, ["kick", "kick", "kick", "main"])
+    assert got[0] == ("kick",)
+    assert got[1] == () and got[2] == ()  # not clear enough / no kick: dropped, no fallback
+    assert set(got[3]) == {"kick", "hihat_closed"}  # a main slice keeps every label
 
 
 def test_the_one_shot_classifiers_second_opinion_keeps_a_snare_both_hear() -> None:
@@ -338,7 +355,7 @@ def test_the_one_shot_classifiers_second_opinion_keeps_a_snare_both_hear() -> No
     S[:, snare] = [min_track, min_track, min_track - 0.05, 0.95]
     oneshot = {"snare": np.array([min_oneshot, min_oneshot - 0.05, 0.99, 0.0])}
     rise = np.full((4, len(transcribe.seg.BANDS)), 30.0, dtype=np.float32)
-    main = [False] * 4
+    main = ["main"] * 4
     alone = transcribe._decide(S, rise, bundle, main)
     assert [("snare" in got) for got in alone] == [False, False, False, True]
     both = transcribe._decide(S, rise, bundle, main, oneshot)
@@ -347,9 +364,8 @@ def test_the_one_shot_classifiers_second_opinion_keeps_a_snare_both_hear() -> No
     assert [("snare" in got) for got in both] == [True, False, False, True]
     assert all("hihat_closed" in got for got in both)
     # a hat-pass slice stays a hi-hat or nothing
-    assert transcribe._decide(S[:1], rise[:1], bundle, [True], {"snare": oneshot["snare"][:1]}) == [
-        ("hihat_closed",)
-    ]
+    first = {"snare": oneshot["snare"][:1]}
+    assert transcribe._decide(S[:1], rise[:1], bundle, ["hat"], first) == [("hihat_closed",)]
 
 
 def test_the_second_opinion_only_ever_adds_its_own_labels(tmp_path: Path) -> None:
