@@ -10,9 +10,9 @@ the track model as `make track-model` does, and scores the held-out grooves as
 
 * `base`: the shipped picker with the hat pass (`segments.HAT_PASS`) and, in transcription,
   the kick pass (`segments.KICK_PASS`);
-* `no-hat-pass`: the full-band picker alone (what shipped before the hat pass); every variant
-  below is measured on top of it, not of the hat pass (none was adopted; see README "Tried
-  and not kept");
+* `no-hat-pass`: the full-band picker alone (what shipped before the hat pass; no kick pass
+  either); every variant below is measured on top of it, not of the hat pass (none was
+  adopted; see README "Tried and not kept");
 * `no-rise-features`: the four band rises at the onset only as gates, not as forest inputs
   (what shipped before they were; measured on top of the hat pass, not of `no-hat-pass`);
 * `no-loop-context`: without the hits' loop context (`transcribe.CONTEXT_FEATURES`) as forest
@@ -75,7 +75,7 @@ def _variant(name: str) -> Iterator[None]:
     """Patch the onset picker / slice features for one variant; restore them afterwards."""
     import scipy.ndimage as ndi
 
-    patched = ("PRE_AVG_S", "POST_AVG_S", "DELTA", "HAT_PASS", "HAT_DELTA")
+    patched = ("PRE_AVG_S", "POST_AVG_S", "DELTA", "HAT_PASS", "HAT_DELTA", "KICK_PASS")
     saved = {attr: getattr(seg, attr) for attr in patched}
     uniform_filter1d = ndi.uniform_filter1d
     features = (transcribe.hit_features, tracktrain.hit_features, tracktrain.TRACK_INPUTS)
@@ -87,7 +87,7 @@ def _variant(name: str) -> Iterator[None]:
             "no-timbre-context",
             "hat-delta1.5",
         ):
-            seg.HAT_PASS = False
+            seg.HAT_PASS = seg.KICK_PASS = False
         if name == "short-average":
             seg.PRE_AVG_S, seg.POST_AVG_S = 0.03, 0.02
         if name.startswith("median"):

@@ -42,10 +42,10 @@ MAX_SEGMENT_S = 0.5
 LEAD_HOPS = 4
 # The hat pass: a second peak picking on the mel bands above HAT_FROM_HZ only, for soft hats
 # that a loud hit just before hides from the full-band picker (its moving mean is still high).
-# Its onsets more than HAT_GAP_S from every main onset become hat-only candidates.
+# Its onsets more than PASS_GAP_S from every main onset become hat-only candidates.
 HAT_PASS = True
 HAT_FROM_HZ = 3000.0
-HAT_GAP_S = 0.03
+PASS_GAP_S = 0.03
 HAT_DELTA = DELTA  # the hat pass's own threshold above its moving average
 # The kick pass: the same picking on the mel bands under KICK_TO_HZ, for kicks whose rise the
 # full-band moving mean hides (a kick right after a loud hit, or in a compressed loop: all the
@@ -55,7 +55,6 @@ HAT_DELTA = DELTA  # the hat pass's own threshold above its moving average
 KICK_PASS = True
 KICK_TO_HZ = 150.0
 KICK_DELTA = 8.0
-PASS_GAP_S = HAT_GAP_S
 
 
 BAND_EDGES_HZ = (30.0, 150.0, 500.0, 3000.0, 16000.0)  # low, low-mid, mid, high
@@ -226,7 +225,7 @@ def detect(x: np.ndarray, *, sr_hz: int) -> Onsets:
         high_db = band_db[:, BANDS.index("high")]
         hat_peaks = pick_peaks(odf_high, high_db, hop_s=hop_s, delta=HAT_DELTA)
         hat_times = refine(xp, hat_peaks, sr_hz=sr_hz)
-        hat_times = _away_from(hat_times, times, HAT_GAP_S)
+        hat_times = _away_from(hat_times, times, PASS_GAP_S)
     kick_times = np.zeros(0)
     if KICK_PASS:
         low_db = band_db[:, BANDS.index("low")]
